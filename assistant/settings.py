@@ -1,0 +1,148 @@
+"""The one typed settings object: defaults < ASSISTANT_HOME/settings.toml < ASSISTANT_* environment.
+
+Everything else is built from a Settings instance by small factories, so a test, the CLI and the
+UI configure the product the same way.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "ASSISTANT_"
+SETTINGS_FILE_NAME = "settings.toml"
+
+
+class SettingsError(ValueError):
+    """A settings file or variable the user wrote is wrong; the message says which and why."""
+
+
+def default_home() -> Path:
+    """Where data lives when ASSISTANT_HOME is unset: the user's data directory."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("assistant", appauthor=False))
+
+
+def resolve_home() -> Path:
+    home = os.environ.get(ENV_PREFIX + "HOME")
+    return Path(home).expanduser() if home else default_home()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    home: Path = Field(default_factory=resolve_home, description="Where collections, models and the manifest live.")
+
+    # --- language model
+    llm_backend: Literal["llama_cpp", "openai"] = Field(
+        "llama_cpp", description="llama_cpp runs the GGUF in-process; openai talks to an OpenAI-compatible server.")
+    llm_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="A packaged model name (see `assistant models list`) or the path of a .gguf file of your own.")
+    llm_threads: int = Field(2, ge=1, description="CPU threads for llama.cpp.")
+    llm_context: int = Field(4096, ge=512, description="Context window in tokens.")
+    llm_max_tokens: int = Field(384, ge=16, description="Longest answer in tokens.")
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
+    llm_flash_attention: bool = True
+    llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (llm_backend=openai).")
+    llm_api_key: str = Field("", description="Key for the OpenAI-compatible endpoint, if it wants one.")
+
+    # --- embeddings
+    embedding_model: str = Field(
+        "all-minilm-l6-v2", description="A packaged embedding model name or a sentence-transformers folder.")
+    embedding_batch_size: int = Field(32, ge=1)
+
+    # --- vector store
+    chroma_mode: Literal["embedded", "server"] = "embedded"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+
+    # --- ingestion
+    chunk_tokens: int = Field(200, ge=32, le=256, description="Chunk size in embedder word pieces (MiniLM sees 256).")
+    chunk_overlap: int = Field(30, ge=0)
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with a reason.")
+
+    # --- retrieval and answers
+    default_collection: str = "default"
+    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for an answer.")
+    min_relevance: float = Field(
+        0.25, ge=-1.0, le=1.0,
+        description="Cosine similarity below which a passage is not evidence; with none above it the answer is a refusal.")
+
+    # --- web UI
+    ui_host: str = "127.0.0.1"
+    ui_port: int = Field(7860, ge=1, le=65535)
+    ui_require_login: bool = Field(False, description="Ask for a login even on 127.0.0.1.")
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    # Paths derived from home: one place names them.
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def models_path(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.home / "manifest.sqlite"
+
+    @property
+    def users_path(self) -> Path:
+        return self.home / "users.json"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.home / SETTINGS_FILE_NAME
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads ASSISTANT_HOME/settings.toml (flat keys, the same names as the fields)."""
+
+    def __call__(self) -> dict:
+        path = resolve_home() / SETTINGS_FILE_NAME
+        if not path.is_file():
+            return {}
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read settings file {path}: {e}") from e
+        unknown = sorted(set(data) - set(Settings.model_fields))
+        if unknown:
+            raise SettingsError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
+        return data
+
+    def get_field_value(self, field, field_name):  # required by the base class; __call__ does the work
+        return None, field_name, False
+
+
+def load_settings(**overrides) -> Settings:
+    """Build Settings, turning validation problems into one readable SettingsError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None

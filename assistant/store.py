@@ -1,0 +1,155 @@
+"""The vector store: Chroma embedded under ASSISTANT_HOME, or a Chroma server, behind one class.
+
+Collections are the unit of access control later on, so every read names its collection.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+
+
+class StoreError(RuntimeError):
+    """A store problem the user can fix (unknown collection, bad name, server down)."""
+
+
+class CollectionNotFound(StoreError):
+    pass
+
+
+@dataclass
+class Passage:
+    """One retrieved chunk, with what a citation needs."""
+
+    text: str
+    source: str
+    score: float
+    page: int | None = None
+    heading: str = ""
+    collection: str = ""
+    chunk_id: str = ""
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def file_name(self) -> str:
+        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
+
+    def as_json(self) -> dict:
+        return {"source": self.source, "page": self.page, "score": round(self.score, 4), "text": self.text}
+
+
+def check_collection_name(name: str) -> str:
+    if not _COLLECTION_NAME.match(name or "") or ".." in name:
+        raise StoreError(f"invalid collection name {name!r}: use 3-63 letters, digits, '.', '_' or '-', "
+                         "starting and ending with a letter or digit")
+    return name
+
+
+class Store:
+    def __init__(self, client):
+        self._client = client
+
+    def collection_names(self) -> list[str]:
+        return sorted(c if isinstance(c, str) else c.name for c in self._client.list_collections())
+
+    def has_collection(self, name: str) -> bool:
+        return name in self.collection_names()
+
+    def _collection(self, name: str, create: bool = False):
+        check_collection_name(name)
+        if create:
+            return self._client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"},
+                                                         embedding_function=None)
+        if not self.has_collection(name):
+            known = ", ".join(self.collection_names()) or "none yet"
+            raise CollectionNotFound(f"no collection named {name!r} (collections: {known}); "
+                                     f"ingest documents into it first: assistant ingest PATH --collection {name}")
+        return self._client.get_collection(name, embedding_function=None)
+
+    def require(self, name: str) -> None:
+        """Raise CollectionNotFound (listing the collections there are) unless `name` exists."""
+        self._collection(name)
+
+    def create_collection(self, name: str) -> None:
+        self._collection(name, create=True)
+
+    def delete_collection(self, name: str) -> None:
+        self._collection(name)  # raises CollectionNotFound with a helpful message
+        self._client.delete_collection(name)
+
+    def count(self, name: str) -> int:
+        return self._collection(name).count()
+
+    def upsert(self, name: str, ids: Sequence[str], embeddings: Sequence[Sequence[float]],
+               texts: Sequence[str], metadatas: Sequence[dict]) -> None:
+        if not ids:
+            return
+        collection = self._collection(name, create=True)
+        # Chroma caps one call's batch; stay well under it.
+        step = 2000
+        for start in range(0, len(ids), step):
+            end = start + step
+            collection.upsert(ids=list(ids[start:end]), embeddings=list(embeddings[start:end]),
+                              documents=list(texts[start:end]), metadatas=list(metadatas[start:end]))
+
+    def delete(self, name: str, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        if ids and self.has_collection(name):
+            collection = self._collection(name)
+            for start in range(0, len(ids), 2000):
+                collection.delete(ids=ids[start:start + 2000])
+
+    def existing_ids(self, name: str, ids: Sequence[str]) -> set[str]:
+        if not ids or not self.has_collection(name):
+            return set()
+        return set(self._collection(name).get(ids=list(ids), include=[])["ids"])
+
+    def get(self, name: str, ids: Sequence[str], with_embeddings: bool = False) -> dict:
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        return self._collection(name).get(ids=list(ids), include=include)
+
+    def all_ids(self, name: str) -> list[str]:
+        return self._collection(name).get(include=[])["ids"]
+
+    def query(self, name: str, embedding: Sequence[float], k: int) -> list[Passage]:
+        collection = self._collection(name)
+        if collection.count() == 0:
+            return []
+        result = collection.query(query_embeddings=[list(embedding)], n_results=k,
+                                  include=["documents", "metadatas", "distances"])
+        passages = []
+        for chunk_id, text, meta, distance in zip(result["ids"][0], result["documents"][0],
+                                                  result["metadatas"][0], result["distances"][0]):
+            passages.append(passage_from_record(chunk_id, text, meta or {}, 1.0 - float(distance), name))
+        return passages
+
+
+def passage_from_record(chunk_id: str, text: str, meta: dict, score: float, collection: str) -> Passage:
+    page = meta.get("page")
+    return Passage(text=text, source=str(meta.get("source", "")), score=score,
+                   page=int(page) if isinstance(page, (int, float)) and page >= 1 else None,
+                   heading=str(meta.get("heading", "")), collection=collection, chunk_id=chunk_id, metadata=meta)
+
+
+def build_store(settings: Settings) -> Store:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_mode == "server":
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            client.heartbeat()
+        except Exception as e:  # the client raises several types for "cannot connect"
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {e}") from e
+    else:
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    return Store(client)

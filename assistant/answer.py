@@ -53,6 +53,57 @@ def looks_like_refusal(text: str) -> bool:
     return bool(_MODEL_REFUSAL.search(text))
 
 
+# ---------------------------------------------------------------- evidence
+_STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having
+he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on
+once only or other our ours out over own same she should so some such than that the their theirs them then
+there these they this those through to too under until up very was we were what when where which while who
+whom why will with would you your yours get gets got many much must need needs may might shall tell give
+told know say said use used using make made does done company staff employee employees document documents
+quel quelle quels quelles comment combien pourquoi quand faut peut doit dois sont avec dans pour par sur
+une des les est que qui quoi ceux cette ces mon mes notre nos votre vos leur leurs elle elles ils nous vous
+etre avoir fait faire plus moins tout tous toute toutes aussi alors donc mais entre chez sans sous vers
+""".split())
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def content_terms(text: str) -> list[str]:
+    """The words of a question that carry its subject: no stopwords, no short words (numbers kept)."""
+    words = re.findall(r"[a-z0-9][a-z0-9_./-]*", _fold(text))
+    terms = [w.strip("./-") for w in words if (len(w) >= 4 or w.isdigit() or w.isupper()) and w not in _STOPWORDS]
+    return list(dict.fromkeys(t for t in terms if t))
+
+
+def term_coverage(question: str, passages: Sequence[Passage]) -> float:
+    """Share of the question's subject words found in the passages (5-letter prefixes, so that
+    plurals and inflections match: 'compresser' finds 'compressed')."""
+    terms = content_terms(question)
+    if not terms:
+        return 1.0
+    prefixes = set()
+    for passage in passages:
+        for word in re.findall(r"[a-z0-9][a-z0-9_-]*", _fold(passage.text + " " + passage.heading)):
+            prefixes.add(word[:5])
+    return sum(1 for t in terms if t[:5] in prefixes) / len(terms)
+
+
+def has_evidence(question: str, passages: Sequence[Passage], settings: Settings) -> bool:
+    """Whether retrieval found something the answer can stand on. A passage that is only loosely
+    similar must also share the question's subject words; else the model would invent."""
+    if not passages or passages[0].score < settings.min_relevance:
+        return False
+    if passages[0].score >= settings.confident_relevance:
+        return True
+    return term_coverage(question, passages) >= settings.min_term_coverage
+
+
 # ---------------------------------------------------------------- prompts
 SYSTEM_PROMPT = (
     "You are the company's document assistant. Answer the question using only the numbered passages "
@@ -202,6 +253,8 @@ class Answerer:
         standalone = self.standalone_question(question, history)
         retrieved = self.retriever.search(standalone, collections, self.settings.top_k)
         evidence = [p for p in retrieved if p.score >= self.settings.min_relevance]
+        if not has_evidence(standalone, evidence, self.settings):
+            evidence = []
         yield SourcesFound(evidence, standalone)
         if not evidence:
             text = REFUSALS[language]

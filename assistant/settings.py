@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     min_relevance: float = Field(
         0.25, ge=-1.0, le=1.0,
         description="Cosine similarity below which a passage is not evidence; with none above it the answer is a refusal.")
+    confident_relevance: float = Field(
+        0.45, ge=-1.0, le=1.0,
+        description="Similarity above which the best passage is evidence without further checks.")
+    min_term_coverage: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Below confident_relevance, the share of the question's subject words the passages must contain.")
 
     # --- web UI
     ui_host: str = "127.0.0.1"

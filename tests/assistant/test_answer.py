@@ -1,0 +1,94 @@
+"""Answers cite the passages they use, or admit the documents do not cover the question."""
+import pytest
+
+from assistant.answer import (
+    REFUSALS,
+    CitationStreamFilter,
+    Finished,
+    SourcesFound,
+    TextDelta,
+    Turn,
+    build_messages,
+    clean_citations,
+    detect_language,
+)
+from assistant.store import Passage
+
+
+def test_markers_that_name_no_passage_are_removed_and_valid_ones_kept_in_order():
+    text, cited = clean_citations("Leave is 25 days [2]. Carry over 5 [7], see [1, 9] and [2].", 3)
+    assert text == "Leave is 25 days [2]. Carry over 5, see [1] and [2]."
+    assert cited == [2, 1]
+
+
+def test_streamed_markers_are_checked_even_when_split_across_tokens():
+    stream = CitationStreamFilter(n_passages=2)
+    pieces = ["Twenty-five days [", "1", "] and [", "9]", " more [2", "]."]
+    shown = "".join(stream.feed(p) for p in pieces) + stream.flush()
+    assert shown == "Twenty-five days [1] and  more [2]."
+
+
+def test_question_language_is_detected():
+    assert detect_language("Combien de jours de congés ai-je par an ?") == "fr"
+    assert detect_language("Quel identifiant numérique est réservé à nobody ?") == "fr"
+    assert detect_language("How many days of leave do I get?") == "en"
+    assert detect_language("What does the nocheck tag in DEB_BUILD_OPTIONS mean?") == "en"
+
+
+def test_prompt_numbers_passages_with_file_and_page():
+    passages = [Passage(text="Arrive at 09:00.", source="/d/onboarding-guide.pdf", score=0.7, page=1),
+                Passage(text="Training within 5 days.", source="/d/onboarding-guide.pdf", score=0.6, page=2)]
+    user = build_messages("When do I arrive?", passages, "fr")[1]["content"]
+    assert "[1] (onboarding-guide.pdf, page 1)\nArrive at 09:00." in user
+    assert "[2] (onboarding-guide.pdf, page 2)" in user
+    assert "Answer in French" in user
+
+
+# ---------------------------------------------------------------- with the real model and seeds
+def _events(seeded, question, history=()):
+    return list(seeded.answerer.stream(question, ["default"], history))
+
+
+@pytest.mark.slow
+def test_answer_from_a_seed_document_states_the_fact_and_cites_its_file(seeded):
+    events = _events(seeded, "How many days of paid annual leave do full-time employees get?")
+    assert isinstance(events[0], SourcesFound), "sources must come before the answer text"
+    assert any(isinstance(e, TextDelta) for e in events[1:-1]), "the answer is streamed"
+    answer = events[-1].answer
+    assert isinstance(events[-1], Finished)
+    assert "25" in answer.text
+    assert not answer.refused
+    assert answer.sources and answer.sources[0].file_name == "leave-policy.md"
+    assert all(s.file_name == "leave-policy.md" for s in answer.sources[:1])
+
+
+@pytest.mark.slow
+def test_page_of_a_pdf_fact_is_cited(seeded):
+    answer = seeded.answerer.ask("What is the extension of the IT helpdesk?", ["default"])
+    assert "4357" in answer.text
+    cited = [(s.file_name, s.page) for s in answer.sources]
+    assert ("onboarding-guide.pdf", 2) in cited
+
+
+@pytest.mark.slow
+def test_question_the_seeds_do_not_cover_gets_a_refusal_not_an_invention(seeded):
+    answer = seeded.answerer.ask("What is the dress code for the Lisbon warehouse forklift drivers?", ["default"])
+    assert answer.refused
+    assert answer.text == REFUSALS["en"]
+    assert answer.sources == []
+
+
+@pytest.mark.slow
+def test_french_question_gets_a_french_refusal_when_uncovered(seeded):
+    answer = seeded.answerer.ask("Quel est le menu de la cantine le vendredi ?", ["default"])
+    assert answer.refused and answer.text == REFUSALS["fr"]
+
+
+@pytest.mark.slow
+def test_follow_up_question_is_understood_from_the_conversation(seeded):
+    first = seeded.answerer.ask("How many days of paid annual leave do full-time employees get?", ["default"])
+    follow_up = seeded.answerer.ask("And for part-time staff working 3 days a week?", ["default"],
+                                    [Turn("How many days of paid annual leave do full-time employees get?", first.text)])
+    assert "leave" in follow_up.standalone_question.lower()
+    assert "15" in follow_up.text
+    assert any(s.file_name == "leave-policy.md" for s in follow_up.sources)

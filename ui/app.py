@@ -84,6 +84,10 @@ class ChatSession:
     def readable_collections(self, username: str | None) -> list[str]:
         return self.user_for(username).readable(self.components.store.collection_names())
 
+    def default_collection(self, readable: list[str]) -> str | None:
+        default = self.components.settings.default_collection
+        return default if default in readable else (readable[0] if readable else None)
+
     def respond(self, message: str, history: list[dict], turns: list[Turn], collection: str | None,
                 username: str | None) -> Iterator[tuple[list[dict], list[Turn], str]]:
         message = (message or "").strip()
@@ -92,6 +96,8 @@ class ChatSession:
             return
         readable = self.readable_collections(username)
         history = history + [{"role": "user", "content": message}]
+        if not collection:  # asked before the picker loaded: the default, if this user may read it
+            collection = self.default_collection(readable)
         if collection not in readable:
             text = ("No collection is available to you yet." if not readable
                     else f"Pick a collection first (you can read: {', '.join(readable)}).")
@@ -123,9 +129,7 @@ def build_app(components: Components, require_login: bool):
 
     def load_collections(request: gr.Request):
         readable = session.readable_collections(request.username)
-        default = components.settings.default_collection
-        value = default if default in readable else (readable[0] if readable else None)
-        return gr.Dropdown(choices=readable, value=value)
+        return gr.Dropdown(choices=readable, value=session.default_collection(readable))
 
     def respond(message, history, turns, collection, request: gr.Request):
         yield from session.respond(message, history, turns, collection, request.username)
@@ -150,7 +154,7 @@ def build_app(components: Components, require_login: bool):
         question.submit(respond, inputs, outputs, concurrency_limit=1)
         ask.click(respond, inputs, outputs, concurrency_limit=1)
         new_chat.click(clear, None, outputs)
-        collection.change(clear, None, outputs)
+        collection.input(clear, None, outputs)  # a user switching collections starts afresh
         app.load(load_collections, None, collection)
     return app
 

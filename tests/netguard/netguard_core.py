@@ -15,7 +15,8 @@ def is_local(address) -> bool:
     if host in ("localhost", ""):
         return True
     try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+        return ip.is_loopback or ip.is_unspecified  # binding 0.0.0.0 reaches nobody
     except ValueError:
         return False  # a host name: resolving it would already be a lookup outside
 

@@ -1,0 +1,104 @@
+"""A staff member logs in, asks in the browser, and watches the answer stream in with its sources.
+
+Real parts end to end: the UI process, Chroma, the packaged embedder, a GGUF model, and Debian's
+Chromium driven by Playwright (installed by `make test`)."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ASSISTANT, NETGUARD, SEEDS, TEST_MODEL, components_for, ingest, make_home
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ui_server(tmp_path, shared_models_dir, embedder):
+    home = make_home(tmp_path / "home", shared_models_dir, ui_require_login=True)
+    components = components_for(home, embedder)
+    assert ingest(components, [SEEDS]).ok
+    components.users.add("alice", "alice-password-1")
+    port = _free_port()
+    netlog = tmp_path / "netlog.txt"
+    env = dict(os.environ, ASSISTANT_HOME=str(home), ASSISTANT_LLM_MODEL=TEST_MODEL, PYTHONPATH=str(NETGUARD),
+               ASSISTANT_TEST_NETLOG=str(netlog))
+    log = (tmp_path / "ui.log").open("w")
+    process = subprocess.Popen([ASSISTANT, "ui", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("UI did not start: " + (tmp_path / "ui.log").read_text())
+            time.sleep(0.5)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+    attempts = netlog.read_text() if netlog.exists() else ""
+    assert attempts == "", f"the UI tried to reach the network: {attempts}"
+
+
+@pytest.mark.slow
+def test_staff_logs_in_asks_and_sees_the_streamed_answer_with_its_sources(ui_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, chromium_sandbox=False, args=BROWSER_ARGS)
+        page = browser.new_page()
+        outside = []
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(ui_server) and
+                not r.url.startswith(("data:", "blob:")) else None)
+        page.goto(ui_server)
+        page.fill("input[type=text]", "alice")
+        page.fill("input[type=password]", "wrong-password")
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_selector("text=/Incorrect|invalid|wrong/i", timeout=15000)
+        assert page.query_selector("#question") is None, "a wrong password must not let anyone in"
+        page.fill("input[type=text]", "alice")
+        page.fill("input[type=password]", "alice-password-1")
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_selector("#question textarea", timeout=30000)
+
+        page.fill("#question textarea", "How many days of paid annual leave do full-time employees get?")
+        page.click("#ask")
+        states = []
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            bubbles = page.query_selector_all("[data-testid='bot']")
+            text = bubbles[-1].inner_text() if bubbles else ""
+            if text and (not states or states[-1] != text):
+                states.append(text)
+            if "25" in text.split("Sources")[0] and page.query_selector("[data-testid='bot'] details.source") \
+                    and not page.query_selector(".generating, .pending"):
+                time.sleep(1.0)
+                final = page.query_selector_all("[data-testid='bot']")[-1].inner_text()
+                if final == text:
+                    break
+            time.sleep(0.1)
+        browser.close()
+
+    final = states[-1]
+    answer, _, sources = final.partition("Sources")
+    assert "25" in answer
+    assert "leave-policy.md" in sources
+    # Streamed: the sources were shown while the answer was still being written, and the
+    # answer grew over several updates rather than arriving whole.
+    assert any("Sources" in s and "25" not in s.split("Sources")[0] for s in states), states[:5]
+    answer_states = {s.split("Sources")[0] for s in states if "Sources" in s}
+    assert len(answer_states) >= 3, states
+    assert outside == [], f"the page requested something off the server: {outside}"

@@ -1,17 +1,29 @@
 """One reader per file format: bytes on disk -> sections of text with page and heading metadata.
 
 A reader raises UnreadableFile with a one-line reason a user can act on; a type with no reader
-is UnsupportedFile, reported as skipped and never guessed at.
+is UnsupportedFile, reported as skipped and never guessed at. Whatever goes wrong inside a
+parser (they raise many exception types on broken files) reaches the caller as UnreadableFile,
+so one bad file never stops an ingest run.
 """
 from __future__ import annotations
 
+import codecs
 import csv
+import errno
+import datetime as _dt
 import io
 import re
 import zipfile
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A reason fit for one line of a report: no newlines, no runaway length."""
+    text = re.sub(r"\s+", " ", str(text)).strip()
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 class UnsupportedFile(Exception):
@@ -19,7 +31,10 @@ class UnsupportedFile(Exception):
 
 
 class UnreadableFile(Exception):
-    """A supported file that cannot be read; str(e) is the reason shown to the admin."""
+    """A supported file that cannot be read; str(e) is the reason shown to the admin (always one line)."""
+
+    def __init__(self, reason: str):
+        super().__init__(one_line(reason, 240))
 
 
 @dataclass
@@ -31,15 +46,31 @@ class Section:
 
 # Decompressed size beyond which an office file (a zip) is treated as a zip bomb.
 MAX_UNZIPPED_BYTES = 500 << 20
+# A member this large that also compresses better than this ratio is a bomb too (real XML: ~10-30x).
+_BOMB_MEMBER_BYTES = 100 << 20
+_BOMB_RATIO = 200
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # compound file: encrypted OOXML or legacy .doc/.xls/.ppt
+
+
+def _error(e: BaseException) -> str:
+    """'Type: message' on one line, without the file path an OSError repeats (it may hold newlines)."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{type(e).__name__}: {e.strerror}"
+    message = one_line(str(e), 120)
+    return f"{type(e).__name__}: {message}" if message else type(e).__name__
 
 
 def _clean(text: str) -> str:
     text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = text.replace("\f", "\n").replace("\v", "\n")
+    text = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]", "", text)  # zero-width marks, soft hyphens
+    text = re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", text)
+    text = re.sub(r" ?\n ?", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def _sections_by_heading(blocks: list[tuple[int, str]]) -> list[Section]:
+def _sections_by_heading(blocks: Iterable[tuple[int, str]]) -> list[Section]:
     """Group (heading level or 0 for body, text) blocks into sections under their heading path."""
     path: list[tuple[int, str]] = []
     sections: list[Section] = []
@@ -53,8 +84,11 @@ def _sections_by_heading(blocks: list[tuple[int, str]]) -> list[Section]:
 
     for level, text in blocks:
         if level:
+            heading = one_line(_clean(text), 300)
+            if not heading:
+                continue
             flush()
-            path[:] = [(lv, h) for lv, h in path if lv < level] + [(level, _clean(text))]
+            path[:] = [(lv, h) for lv, h in path if lv < level] + [(level, heading)]
         else:
             body.append(text)
     flush()
@@ -64,24 +98,61 @@ def _sections_by_heading(blocks: list[tuple[int, str]]) -> list[Section]:
 
 
 # ---------------------------------------------------------------- plain text
-_ENCODINGS = ("utf-8-sig", "utf-16", "cp1252", "latin-1")
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def decode_text(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if b"\x00" in data[:8192]:
-        raise UnreadableFile("binary content (NUL bytes) in a text file")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """'utf-16-le'/'-be' when the NUL bytes sit on one side of each pair, as in mostly-Latin UTF-16."""
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    even = sample[0:pairs * 2:2].count(0)
+    odd = sample[1:pairs * 2:2].count(0)
+    if odd >= pairs * 0.3 and even <= pairs * 0.02:
+        return "utf-16-le"
+    if even >= pairs * 0.3 and odd <= pairs * 0.02:
+        return "utf-16-be"
+    return None
+
+
+def decode_text(data: bytes, declared: str | None = None) -> str:
+    """Bytes of a text file -> str: BOM (UTF-8/16/32), else UTF-8, a declared charset, cp1252, latin-1.
+
+    Raises UnreadableFile for binary content (a file that is not text whatever its name says).
+    """
+    text = None
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            text = data[len(bom):].decode(encoding, errors="replace")
             break
-        except UnicodeDecodeError:
-            continue
-    else:
-        text = data.decode("latin-1")
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if controls > max(8, len(text[:8192]) // 20):
+    if text is None:
+        sample = data[:8192]
+        if b"\x00" in sample:
+            encoding = _utf16_without_bom(sample)
+            if encoding is None:
+                raise UnreadableFile("binary content (NUL bytes) in a text file")
+            text = data[:len(data) // 2 * 2].decode(encoding, errors="replace")
+    if text is None:
+        candidates = ["utf-8"]
+        if declared:
+            try:
+                candidates.append(codecs.lookup(declared).name)
+            except LookupError:
+                pass
+        candidates.append("cp1252")
+        for encoding in candidates:
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            text = data.decode("latin-1")
+    head = text[:8192]
+    controls = sum(1 for ch in head if (ord(ch) < 32 and ch not in "\n\r\t\f\x1a") or 0x7f <= ord(ch) < 0xa0
+                   or ch == "\ufffd")
+    if controls > max(8, len(head) // 20):
         raise UnreadableFile("binary content (control characters) in a text file")
     return text
 
@@ -92,133 +163,426 @@ def read_text(path: Path) -> list[Section]:
 
 
 # ---------------------------------------------------------------- markdown
-_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n(---|\.\.\.)\s*\n", re.S)
-_ATX_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+# YAML (--- ... --- or ...) or TOML (+++ ... +++) front matter, only at the very start of the file.
+_FRONT_MATTER = re.compile(r"\A(?:---[ \t]*\n(?:.*?\n)?(?:---|\.\.\.)|\+\+\+[ \t]*\n(?:.*?\n)?\+\+\+)[ \t]*(?:\n|\Z)",
+                           re.S)
+_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_NOT_PARAGRAPH = re.compile(r"^ {0,3}([-*+>|]|\d+[.)]|#|<)|^\s*$|^ {4}")
 
 
 def read_markdown(path: Path) -> list[Section]:
-    text = decode_text(path.read_bytes())
+    text = decode_text(path.read_bytes()).replace("\r\n", "\n").replace("\r", "\n")
     text = _FRONT_MATTER.sub("", text, count=1)
     blocks: list[tuple[int, str]] = []
-    in_fence = False
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        match = None if in_fence else _ATX_HEADING.match(line)
-        if match:
-            blocks.append((len(match.group(1)), match.group(2)))
-        else:
+    fence = ""  # the opening fence while inside a code block
+    for line in text.split("\n"):
+        opening = _FENCE.match(line)
+        if fence:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence) \
+                    and not line.strip()[len(opening.group(1)):].strip():
+                fence = ""
             blocks.append((0, line))
+            continue
+        if opening:
+            fence = opening.group(1)
+            blocks.append((0, line))
+            continue
+        atx = _ATX_HEADING.match(line)
+        if atx:
+            blocks.append((len(atx.group(1)), atx.group(2) or ""))
+            continue
+        setext = _SETEXT_UNDERLINE.match(line)
+        if setext and blocks and blocks[-1][0] == 0 and not _NOT_PARAGRAPH.match(blocks[-1][1]):
+            # "Title\n=====" or "Title\n-----": the line above is the heading
+            blocks[-1] = (1 if setext.group(1)[0] == "=" else 2, blocks[-1][1].strip())
+            continue
+        blocks.append((0, line))
     return _sections_by_heading(blocks)
 
 
 # ---------------------------------------------------------------- HTML
-_INVISIBLE_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-                   "svg", "iframe", "button")
+_INVISIBLE_TAGS = ("script", "style", "noscript", "template", "nav", "aside", "form", "svg", "iframe", "button",
+                   "select", "textarea", "object", "embed", "canvas", "audio", "video", "map", "title", "meta",
+                   "link", "base", "head", "dialog", "menu")
+# Page chrome: dropped unless it belongs to an article or the main content.
+_CHROME_TAGS = ("header", "footer")
+_HIDDEN_SELECTOR = ('[hidden], [aria-hidden="true"], [role="navigation"], [role="search"], [role="banner"], '
+                    '[role="contentinfo"], [role="complementary"]')
+_HIDDEN_STYLE = re.compile(r"(display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
+_BLOCK_TAGS = {"address", "article", "blockquote", "body", "caption", "center", "dd", "details", "div", "dl", "dt",
+               "fieldset", "figcaption", "figure", "footer", "header", "hr", "html", "legend", "li", "main", "ol", "p",
+               "section", "summary", "ul", "tr", "td", "th", "tbody", "thead", "tfoot"}
+_HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def html_blocks(markup: str) -> list[tuple[int, str]]:
+    """Visible text of an HTML document as (heading level or 0, text) blocks in reading order."""
+    from bs4 import BeautifulSoup, NavigableString, Tag
+    from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+
+    soup = BeautifulSoup(markup, "html.parser")
+    for tag in soup(_INVISIBLE_TAGS):
+        if tag.name == "head" and tag.find("body") is not None:
+            continue  # an unclosed <head> swallowed the body: keep it, its title/meta were removed already
+        tag.decompose()
+    for tag in soup(_CHROME_TAGS):
+        if tag.find_parent(["article", "main"]) is None:
+            tag.decompose()
+    for tag in soup.select(_HIDDEN_SELECTOR):
+        tag.decompose()
+    for tag in soup.find_all(style=_HIDDEN_STYLE):
+        tag.decompose()
+
+    blocks: list[tuple[int, str]] = []
+    line: list[str] = []
+
+    def flush() -> None:
+        text = "".join(line)
+        line.clear()
+        text = "\n".join(re.sub(r"[ \t\r\n\f]+", " ", part).strip() for part in text.split("\x00"))
+        text = text.strip()
+        if text:
+            blocks.append((0, text))
+
+    def cell_text(cell) -> str:
+        return re.sub(r"\s+", " ", cell.get_text(" ", strip=True))
+
+    def is_layout_table(table) -> bool:
+        return table.get("role") in ("presentation", "none") or table.find(["table", *_HEADING_TAGS]) is not None
+
+    def table_rows(table) -> list[list[str]]:
+        rows = []
+        for tr in table.find_all("tr"):
+            if tr.find_parent("table") is not table:
+                continue
+            row = []
+            for cell in tr.find_all(["td", "th"], recursive=False):
+                try:
+                    span = max(1, min(int(cell.get("colspan", 1)), 50))
+                except ValueError:
+                    span = 1
+                row.extend([cell_text(cell)] * span)
+            rows.append(row)
+        return rows
+
+    def walk(node) -> None:
+        for child in node.children:
+            if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
+                continue
+            if isinstance(child, NavigableString):
+                line.append(str(child))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = child.name
+            if name in _HEADING_TAGS:
+                flush()
+                blocks.append((_HEADING_TAGS[name], cell_text(child)))
+            elif name == "br":
+                line.append("\x00")
+            elif name == "pre":
+                flush()
+                text = child.get_text()
+                if text.strip():
+                    blocks.append((0, text.strip("\n")))
+            elif name == "table" and not is_layout_table(child):
+                flush()
+                caption = child.find("caption")
+                if caption is not None and cell_text(caption):
+                    blocks.append((0, cell_text(caption)))
+                blocks.extend((0, row) for row in _table_lines(table_rows(child)))
+            elif name in _BLOCK_TAGS or name == "table":
+                flush()
+                walk(child)
+                flush()
+            else:
+                walk(child)
+
+    walk(soup.body or soup)
+    flush()
+    return blocks
 
 
 def read_html(path: Path) -> list[Section]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(decode_text(path.read_bytes()), "html.parser")
-    for tag in soup(_INVISIBLE_TAGS):
-        tag.decompose()
-    for tag in soup.select('[role="navigation"], [hidden], [aria-hidden="true"]'):
-        tag.decompose()
-    root = soup.body or soup
-    blocks: list[tuple[int, str]] = []
-    for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "th", "dt", "dd",
-                                  "blockquote", "caption"]):
-        if element.find_parent(["p", "li", "pre", "td", "th", "dd", "blockquote"]) is not None and element.name != "pre":
-            continue  # nested inside a block already taken whole
-        text = element.get_text(" ", strip=True) if element.name != "pre" else element.get_text()
-        if not text:
-            continue
-        level = int(element.name[1]) if element.name in ("h1", "h2", "h3", "h4", "h5", "h6") else 0
-        blocks.append((level, text))
-    if not blocks:  # pages without block tags: take the visible text as it is
-        text = root.get_text("\n", strip=True)
-        blocks = [(0, text)] if text else []
-    return _sections_by_heading(blocks)
+    data = path.read_bytes()
+    declared = _META_CHARSET.search(data[:4096])
+    markup = decode_text(data, declared.group(1).decode("ascii") if declared else None)
+    return _sections_by_heading(html_blocks(markup))
 
 
 # ---------------------------------------------------------------- PDF
+_ENCRYPTED_PDF = "encrypted PDF (password protected); save an unprotected copy"
+
+
+def _pdf_damage(path: Path, error: Exception) -> str:
+    """Why pypdf could not open a PDF, as specifically as the bytes tell."""
+    with path.open("rb") as f:
+        head = f.read(1024)
+        f.seek(max(0, path.stat().st_size - 2048))
+        tail = f.read()
+    if b"%PDF-" not in head:
+        return "corrupt PDF: not a PDF at all (no %PDF header); is the extension wrong?"
+    if b"%%EOF" not in tail:
+        return f"corrupt PDF: truncated (no end-of-file marker; {_error(error)})"
+    return f"corrupt or unreadable PDF ({_error(error)})"
+
+
 def read_pdf(path: Path) -> list[Section]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError
 
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             try:
-                if not reader.decrypt(""):
-                    raise UnreadableFile("encrypted PDF (password protected); save an unprotected copy")
+                decrypted = reader.decrypt("")  # "restrictions only" PDFs open with the empty user password
+            except DependencyError as e:
+                raise UnreadableFile("encrypted PDF (AES): decrypting it needs the 'cryptography' package; "
+                                     "save an unprotected copy") from e
             except Exception as e:
-                raise UnreadableFile("encrypted PDF (password protected); save an unprotected copy") from e
-        sections = []
-        for number, page in enumerate(reader.pages, 1):
-            text = _clean(page.extract_text() or "")
-            if text:
-                sections.append(Section(text=text, page=number))
+                raise UnreadableFile(_ENCRYPTED_PDF) from e
+            if not decrypted:
+                raise UnreadableFile(_ENCRYPTED_PDF)
+        n_pages = len(reader.pages)
     except UnreadableFile:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as e:
-        raise UnreadableFile(f"corrupt or unreadable PDF ({type(e).__name__}: {str(e)[:120]})") from e
-    if not sections and len(reader.pages):
+    except Exception as e:  # pypdf raises many types on a broken file
+        raise UnreadableFile(_pdf_damage(path, e)) from e
+    sections = []
+    for number in range(1, n_pages + 1):
+        try:
+            text = _clean(reader.pages[number - 1].extract_text() or "")
+        except Exception as e:
+            raise UnreadableFile(f"corrupt PDF: page {number} cannot be read ({_error(e)})") from e
+        if text:
+            sections.append(Section(text=text, page=number))
+    if not sections and n_pages:
         raise UnreadableFile("PDF has no text layer (scanned images?); OCR is not supported")
     return sections
 
 
 # ---------------------------------------------------------------- office files (zip containers)
 def _check_zip(path: Path) -> None:
+    kind = path.suffix.lower()[1:].upper()
+    with path.open("rb") as f:
+        magic = f.read(8)
+    if magic == _OLE_MAGIC:
+        raise UnreadableFile(f"encrypted (password protected) or legacy binary Office file, not a {kind} package; "
+                             f"remove the password or save it as {kind}")
     try:
         with zipfile.ZipFile(path) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as e:
-        raise UnreadableFile(f"corrupt {path.suffix.lower()[1:].upper()} file (not a valid zip container)") from e
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as e:
+        raise UnreadableFile(f"corrupt {kind} file (not a valid zip container)") from e
+    total = sum(info.file_size for info in infos)
     if total > MAX_UNZIPPED_BYTES:
-        raise UnreadableFile(f"refused: unpacks to {total >> 20} MiB (zip bomb?)")
+        raise UnreadableFile(f"zip bomb refused: the {kind} declares {total >> 20} MiB unpacked "
+                             f"(limit {MAX_UNZIPPED_BYTES >> 20} MiB)")
+    for info in infos:
+        if info.file_size > _BOMB_MEMBER_BYTES and info.file_size > _BOMB_RATIO * max(info.compress_size, 1):
+            raise UnreadableFile(f"zip bomb refused: {info.filename} in the {kind} unpacks to "
+                                 f"{info.file_size >> 20} MiB at a ratio over {_BOMB_RATIO}:1")
+        if info.flag_bits & 0x1:
+            raise UnreadableFile(f"encrypted {kind} (password protected); save an unprotected copy")
 
 
-_HEADING_STYLE = re.compile(r"^(heading|titre|überschrift|titolo|título)\s*(\d)", re.I)
+# --- DOCX, read from its XML so that tracked insertions, content controls, fields, hyperlinks,
+# text boxes and nested tables keep their text (python-docx's Paragraph.text drops several).
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_W_SKIP = {_W + "del", _W + "moveFrom", _W + "txbxContent", _MC_FALLBACK, _W + "instrText", _W + "delText",
+           _W + "pPr", _W + "rPr", _W + "footnoteReference", _W + "endnoteReference", _W + "commentReference"}
+_W_WRAPPERS = {_W + "sdt", _W + "sdtContent", _W + "customXml", _W + "ins", _W + "moveTo", _W + "smartTag"}
+# "Heading 1" and its names in the languages Word writes into styles.xml for custom templates.
+_HEADING_STYLE = re.compile(r"^(heading|titre|überschrift|titolo|título|titulo|kop|rubrik|nagłówek|заголовок)"
+                            r"\s*(\d)$", re.I)
+_TITLE_STYLE = re.compile(r"^(title|titre|titel|titolo|título|titulo)$", re.I)
+
+
+def _w_val(element, child: str) -> str | None:
+    found = element.find(_W + child) if element is not None else None
+    return found.get(_W + "val") if found is not None else None
+
+
+def _docx_style_levels(document) -> dict[str, int]:
+    """styleId -> outline level: 1 for Title, n+1 for Heading n (or outline level n-1), 0 for body text."""
+    styles = {}
+    for style in document.styles.element.findall(_W + "style"):
+        if style.get(_W + "type") == "paragraph":
+            styles[style.get(_W + "styleId")] = style
+    levels: dict[str, int] = {}
+
+    def level_of(style_id: str, depth: int = 0) -> int:
+        if style_id in levels:
+            return levels[style_id]
+        style = styles.get(style_id)
+        level = 0
+        if style is not None and depth < 20:
+            name = (_w_val(style, "name") or "").strip()
+            heading = _HEADING_STYLE.match(name)
+            outline = _w_val(style.find(_W + "pPr"), "outlineLvl")
+            if _TITLE_STYLE.match(name):
+                level = 1
+            elif heading:
+                level = int(heading.group(2)) + 1
+            elif outline is not None and outline.isdigit() and int(outline) < 9:
+                level = int(outline) + 2
+            elif _w_val(style, "basedOn"):
+                level = level_of(_w_val(style, "basedOn"), depth + 1)
+        levels[style_id] = level
+        return level
+
+    for style_id in styles:
+        level_of(style_id)
+    return levels
+
+
+def _docx_text(element, out: list[str]) -> None:
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _W_SKIP:
+            continue
+        if tag == _W + "t":
+            out.append(child.text or "")
+        elif tag == _W + "tab":
+            out.append("\t")
+        elif tag in (_W + "br", _W + "cr"):
+            out.append("\n")
+        elif tag == _W + "noBreakHyphen":
+            out.append("-")
+        else:
+            _docx_text(child, out)
+
+
+def _docx_cell_text(cell) -> str:
+    blocks: list[tuple[int, str]] = []
+    _docx_blocks(cell, blocks, {})
+    return " ".join(text for _, text in blocks)
+
+
+def _w_children(element, tag: str):
+    """Direct children with this tag, looking through content controls and other wrappers."""
+    for child in element:
+        if child.tag == tag:
+            yield child
+        elif child.tag in _W_WRAPPERS:
+            yield from _w_children(child, tag)
+
+
+def _docx_table_rows(table) -> list[list[str]]:
+    """Cells as the grid shows them: a cell spanning columns repeats, a vertically merged one takes the text above."""
+    rows: list[list[str]] = []
+    previous: list[str] = []
+    for tr in _w_children(table, _W + "tr"):
+        before = _w_val(tr.find(_W + "trPr"), "gridBefore")
+        row: list[str] = [""] * (min(int(before), 50) if before and before.isdigit() else 0)
+        for tc in _w_children(tr, _W + "tc"):
+            properties = tc.find(_W + "tcPr")
+            span = _w_val(properties, "gridSpan")
+            span_n = max(1, min(int(span), 50)) if span and span.isdigit() else 1
+            merge = properties.find(_W + "vMerge") if properties is not None else None
+            if merge is not None and merge.get(_W + "val") in (None, "continue"):
+                column = len(row)
+                text = previous[column] if column < len(previous) else ""
+            else:
+                text = _docx_cell_text(tc)
+            row.extend([text] * span_n)
+        rows.append(row)
+        previous = row
+    return rows
+
+
+def _docx_blocks(container, blocks: list[tuple[int, str]], levels: dict[str, int]) -> None:
+    for child in container:
+        tag = child.tag
+        if tag == _W + "p":
+            parts: list[str] = []
+            _docx_text(child, parts)
+            text = "".join(parts).strip()
+            properties = child.find(_W + "pPr")
+            outline = _w_val(properties, "outlineLvl")
+            if outline is not None and outline.isdigit() and int(outline) < 9:
+                level = int(outline) + 2
+            else:
+                level = levels.get(_w_val(properties, "pStyle") or "", 0)
+            if text:
+                blocks.append((level, text))
+            for box in child.iter(_W + "txbxContent"):  # text boxes: their DrawingML copy, not the VML fallback
+                ancestor = box.getparent()
+                while ancestor is not None and ancestor is not child and ancestor.tag != _MC_FALLBACK:
+                    ancestor = ancestor.getparent()
+                if ancestor is child:
+                    box_blocks: list[tuple[int, str]] = []
+                    _docx_blocks(box, box_blocks, {})
+                    blocks.extend((0, text) for _, text in box_blocks)
+        elif tag == _W + "tbl":
+            blocks.extend((0, line) for line in _table_lines(_docx_table_rows(child)))
+        elif tag in _W_WRAPPERS:
+            _docx_blocks(child, blocks, levels)
 
 
 def read_docx(path: Path) -> list[Section]:
     _check_zip(path)
     import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(str(path))
+        levels = _docx_style_levels(document)
     except Exception as e:  # python-docx raises many types for a broken package
-        raise UnreadableFile(f"corrupt DOCX ({type(e).__name__}: {str(e)[:120]})") from e
+        raise UnreadableFile(f"corrupt DOCX ({_error(e)})") from e
     blocks: list[tuple[int, str]] = []
-    for item in document.iter_inner_content():
-        if isinstance(item, Paragraph):
-            text = item.text.strip()
-            if not text:
-                continue
-            style = item.style.name if item.style is not None else ""
-            match = _HEADING_STYLE.match(style or "")
-            level = int(match.group(2)) if match else (1 if (style or "").lower() == "title" else 0)
-            blocks.append((level, text))
-        elif isinstance(item, Table):
-            blocks.extend((0, line) for line in _table_lines([[c.text.strip() for c in row.cells] for row in item.rows]))
+    _docx_blocks(document.element.body, blocks, levels)
     return _sections_by_heading(blocks)
 
 
+def _cell(value) -> str:
+    """One cell as text, on one line."""
+    return re.sub(r"\s+", " ", value).strip() if value else ""
+
+
 def _table_lines(rows: list[list[str]]) -> list[str]:
-    """Rows as 'header: value; header: value' so each line carries its own column names."""
-    rows = [r for r in rows if any(cell for cell in r)]
+    """Rows as 'header: value; header: value' so each line carries its own column names.
+
+    The header is the first row that fills at least half the width of the table: a title line
+    above it ("Q3 figures") stays a line of its own instead of naming every column.
+    """
+    rows = [[_cell(c) for c in r] for r in rows]
+    rows = [r for r in rows if any(r)]
     if not rows:
         return []
-    header, lines = rows[0], []
-    for row in rows[1:]:
-        pairs = [f"{h}: {v}" if h else v for h, v in zip(header, row) if v]
+    def filled(row: list[str]) -> int:  # distinct values: a title merged across columns counts once
+        return len(set(c for c in row if c))
+
+    widest = max(filled(r) for r in rows)
+    start = next(i for i, r in enumerate(rows) if filled(r) * 2 >= widest)
+    lines = [" ".join(dict.fromkeys(c for c in r if c)) for r in rows[:start]]
+    header = rows[start]
+    if len(rows) == start + 1:
+        return lines + [" | ".join(c for c in header if c)]
+    for row in rows[start + 1:]:
+        pairs = [f"{h}: {v}" if h else v for h, v in zip_longest(header, row, fillvalue="") if v]
         lines.append("; ".join(dict.fromkeys(pairs)))  # merged cells repeat; keep one
-    return [" | ".join(header)] + lines if len(rows) == 1 else lines
+    return lines
+
+
+def _pptx_lines(shapes, title_shape) -> list[str]:
+    from pptx.shapes.group import GroupShape
+
+    lines: list[str] = []
+    for shape in shapes:
+        if title_shape is not None and shape.shape_id == title_shape.shape_id:
+            continue
+        if isinstance(shape, GroupShape):
+            lines.extend(_pptx_lines(shape.shapes, None))
+            continue
+        if getattr(shape, "has_text_frame", False) and shape.text_frame.text.strip():
+            lines.append(shape.text_frame.text)
+        if getattr(shape, "has_table", False):
+            lines.extend(_table_lines([[c.text for c in row.cells] for row in shape.table.rows]))
+    return lines
 
 
 def read_pptx(path: Path) -> list[Section]:
@@ -227,25 +591,35 @@ def read_pptx(path: Path) -> list[Section]:
 
     try:
         presentation = Presentation(str(path))
+        slides = list(presentation.slides)
     except Exception as e:
-        raise UnreadableFile(f"corrupt PPTX ({type(e).__name__}: {str(e)[:120]})") from e
+        raise UnreadableFile(f"corrupt PPTX ({_error(e)})") from e
     sections = []
-    for number, slide in enumerate(presentation.slides, 1):
-        title, lines = "", []
-        for shape in slide.shapes:
-            if shape.has_text_frame and shape.text_frame.text.strip():
-                if shape == getattr(slide.shapes, "title", None):
-                    title = shape.text_frame.text.strip()
-                else:
-                    lines.append(shape.text_frame.text)
-            if getattr(shape, "has_table", False) and shape.has_table:
-                lines.extend(_table_lines([[c.text.strip() for c in row.cells] for row in shape.table.rows]))
+    for number, slide in enumerate(slides, 1):
+        title_shape = slide.shapes.title
+        title = one_line(title_shape.text_frame.text, 300) if title_shape is not None and \
+            title_shape.has_text_frame else ""
+        lines = _pptx_lines(slide.shapes, title_shape)
         if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
             lines.append(slide.notes_slide.notes_text_frame.text)
         text = _clean("\n".join([title] + lines if title else lines))
         if text:
             sections.append(Section(text=text, page=number, heading=title))
     return sections
+
+
+def _xlsx_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat() if value.time() == _dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat()
+    return str(value)
 
 
 def read_xlsx(path: Path) -> list[Section]:
@@ -255,14 +629,20 @@ def read_xlsx(path: Path) -> list[Section]:
     try:
         workbook = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
     except Exception as e:
-        raise UnreadableFile(f"corrupt XLSX ({type(e).__name__}: {str(e)[:120]})") from e
+        raise UnreadableFile(f"corrupt XLSX ({_error(e)})") from e
     sections = []
     try:
         for sheet in workbook.worksheets:
-            rows = [["" if v is None else str(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
+            if hasattr(sheet, "reset_dimensions"):
+                sheet.reset_dimensions()  # the stored dimension can be wrong; read every row there is
+            rows = [[_xlsx_value(v) for v in row] for row in sheet.iter_rows(values_only=True)]
             text = "\n".join(_table_lines(rows))
             if text:
                 sections.append(Section(text=text, heading=sheet.title))
+    except UnreadableFile:
+        raise
+    except Exception as e:
+        raise UnreadableFile(f"corrupt XLSX ({_error(e)})") from e
     finally:
         workbook.close()
     return sections
@@ -270,13 +650,26 @@ def read_xlsx(path: Path) -> list[Section]:
 
 def read_csv(path: Path) -> list[Section]:
     text = decode_text(path.read_bytes())
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
+    if path.suffix.lower() == ".tsv":
+        delimiter = "\t"
+    else:
+        sample = "\n".join(text[:16384].splitlines()[:50])
+        try:
+            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     body = "\n".join(_table_lines(rows))
     return [Section(text=body)] if body else []
+
+
+# ---------------------------------------------------------------- e-mail
+def _part_text(part) -> str:
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError, AssertionError, KeyError):  # unknown or wrong charset
+        payload = part.get_payload(decode=True) or b""
+        return decode_text(payload) if payload else ""
 
 
 def read_eml(path: Path) -> list[Section]:
@@ -284,21 +677,31 @@ def read_eml(path: Path) -> list[Section]:
     from email.parser import BytesParser
 
     message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-    header = "\n".join(f"{name}: {message[name]}" for name in ("Subject", "From", "To", "Date") if message[name])
+
+    def header(name: str) -> str:
+        try:
+            value = message[name]
+        except Exception:  # a header too malformed to parse
+            value = ""
+        return one_line(str(value or ""), 1000)
+
+    lines = [f"{name}: {header(name)}" for name in ("Subject", "From", "To", "Cc", "Date") if header(name)]
     body_part = message.get_body(preferencelist=("plain", "html"))
     body = ""
     if body_part is not None:
-        content = body_part.get_content()
+        content = _part_text(body_part)
         if body_part.get_content_subtype() == "html":
-            from bs4 import BeautifulSoup
-
-            soup = BeautifulSoup(content, "html.parser")
-            for tag in soup(_INVISIBLE_TAGS):
-                tag.decompose()
-            content = soup.get_text("\n", strip=True)
+            content = "\n".join(text for _, text in html_blocks(content))
         body = content
-    text = _clean(f"{header}\n\n{body}")
-    return [Section(text=text, heading=str(message["Subject"] or ""))] if text else []
+    attachments = []
+    for part in message.iter_attachments() if message.is_multipart() else ():
+        name = part.get_filename()
+        if name:
+            attachments.append(one_line(name, 200))
+    if attachments:
+        lines.append("Attachments: " + ", ".join(attachments))
+    text = _clean("\n".join(lines) + "\n\n" + body)
+    return [Section(text=text, heading=header("Subject"))] if text else []
 
 
 READERS: dict[str, Callable[[Path], list[Section]]] = {
@@ -323,6 +726,8 @@ def is_supported(path: Path) -> bool:
 
 
 def read_file(path: Path) -> list[Section]:
+    """Sections of one file; UnsupportedFile for a type with no reader, UnreadableFile (one line) otherwise."""
+    path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise UnsupportedFile(f"unsupported file type {path.suffix or '(none)'}")
@@ -332,5 +737,13 @@ def read_file(path: Path) -> list[Section]:
         raise
     except PermissionError as e:
         raise UnreadableFile("permission denied") from e
-    except (OSError, UnicodeError) as e:
-        raise UnreadableFile(f"cannot read ({e.__class__.__name__}: {str(e)[:120]})") from e
+    except FileNotFoundError as e:
+        raise UnreadableFile("file vanished while it was being read") from e
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UnreadableFile("symbolic link loop") from e
+        raise UnreadableFile(f"cannot read ({_error(e)})") from e
+    except RecursionError as e:
+        raise UnreadableFile(f"cannot read {file_type(path).upper()}: structure nested too deeply") from e
+    except Exception as e:  # a parser bug on a strange file must not stop the run
+        raise UnreadableFile(f"cannot read {file_type(path).upper()} ({_error(e)})") from e

@@ -11,10 +11,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
+from assistant.context import ContextPassage, select_context
 from assistant.llm import ChatModel
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.store import Passage
+from assistant.text import content_terms, detect_language, fold
 
 REFUSALS = {
     "en": "The documents do not cover this question.",
@@ -22,23 +24,6 @@ REFUSALS = {
 }
 
 LANGUAGE_NAMES = {"en": "English", "fr": "French"}
-
-_FRENCH_WORDS = frozenset(
-    "le la les des du de un une est sont que qui quel quelle quels quelles comment pourquoi combien "
-    "pour avec dans sur au aux où je nous vous il elle ils elles ce cette ces mon ma mes notre nos "
-    "votre vos faut peut doit dois être avoir fait ont et ou pas ne se sa son ses leur leurs quand "
-    "quoi jours congés".split())
-
-
-def detect_language(text: str) -> str:
-    words = re.findall(r"[a-zàâäçéèêëîïôöùûüœ']+", text.lower())
-    words = [w.split("'")[-1] for w in words]
-    french = sum(1 for w in words if w in _FRENCH_WORDS)
-    accents = len(re.findall(r"[àâçéèêëîïôùûœ]", text.lower()))
-    if french >= 2 or (french >= 1 and accents >= 1) or accents >= 2:
-        return "fr"
-    return "en"
-
 
 _MODEL_REFUSAL = re.compile(
     r"(do(es)? not|don't|doesn't) (cover|contain|mention|say|provide|include|specify|address)"
@@ -54,33 +39,6 @@ def looks_like_refusal(text: str) -> bool:
 
 
 # ---------------------------------------------------------------- evidence
-_STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has have having
-he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on
-once only or other our ours out over own same she should so some such than that the their theirs them then
-there these they this those through to too under until up very was we were what when where which while who
-whom why will with would you your yours get gets got many much must need needs may might shall tell give
-told know say said use used using make made does done company staff employee employees document documents
-quel quelle quels quelles comment combien pourquoi quand faut peut doit dois sont avec dans pour par sur
-une des les est que qui quoi ceux cette ces mon mes notre nos votre vos leur leurs elle elles ils nous vous
-etre avoir fait faire plus moins tout tous toute toutes aussi alors donc mais entre chez sans sous vers
-""".split())
-
-
-def _fold(text: str) -> str:
-    import unicodedata
-
-    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-
-
-def content_terms(text: str) -> list[str]:
-    """The words of a question that carry its subject: no stopwords, no short words (numbers kept)."""
-    words = re.findall(r"[a-z0-9][a-z0-9_./-]*", _fold(text))
-    terms = [w.strip("./-") for w in words if (len(w) >= 4 or w.isdigit() or w.isupper()) and w not in _STOPWORDS]
-    return list(dict.fromkeys(t for t in terms if t))
-
-
 def term_coverage(question: str, passages: Sequence[Passage]) -> float:
     """Share of the question's subject words found in the passages (5-letter prefixes, so that
     plurals and inflections match: 'compresser' finds 'compressed')."""
@@ -89,7 +47,7 @@ def term_coverage(question: str, passages: Sequence[Passage]) -> float:
         return 1.0
     prefixes = set()
     for passage in passages:
-        for word in re.findall(r"[a-z0-9][a-z0-9_-]*", _fold(passage.text + " " + passage.heading)):
+        for word in re.findall(r"[a-z0-9][a-z0-9_-]*", fold(passage.text + " " + passage.heading)):
             prefixes.add(word[:5])
     return sum(1 for t in terms if t[:5] in prefixes) / len(terms)
 
@@ -97,20 +55,23 @@ def term_coverage(question: str, passages: Sequence[Passage]) -> float:
 def has_evidence(question: str, passages: Sequence[Passage], settings: Settings) -> bool:
     """Whether retrieval found something the answer can stand on. A passage that is only loosely
     similar must also share the question's subject words; else the model would invent."""
-    if not passages or passages[0].score < settings.min_relevance:
+    best = max((p.similarity for p in passages), default=-1.0)
+    if best < settings.min_relevance:
         return False
-    if passages[0].score >= settings.confident_relevance:
+    if best >= settings.confident_relevance:
         return True
     return term_coverage(question, passages) >= settings.min_term_coverage
 
 
 # ---------------------------------------------------------------- prompts
 SYSTEM_PROMPT = (
-    "You are the company's document assistant. Answer the question using only the numbered passages "
-    "from company documents. Cite each passage you use with its number in square brackets, like [1]. "
-    "Be brief and specific: give the facts, numbers and names the passages state. "
-    "If the passages do not contain the answer, say that the documents do not cover the question."
+    "You answer staff questions about company documents using only the numbered excerpts given. "
+    "Cite the excerpts you use with their number in square brackets, like [1]. "
+    "Answer briefly and give the exact facts the excerpts state: numbers, names, commands. "
+    "If the excerpts do not contain the answer, say that the documents do not cover the question."
 )
+
+TRANSLATE_PROMPT = "Translate the user's question into {language}. Reply with the translation only."
 
 CONDENSE_PROMPT = (
     "Rewrite the user's last question so that it can be understood without the conversation. "
@@ -127,10 +88,9 @@ def passage_label(passage: Passage) -> str:
     return ", ".join(parts)
 
 
-def build_messages(question: str, passages: Sequence[Passage], language: str) -> list[dict]:
-    numbered = "\n\n".join(f"[{i}] ({passage_label(p)})\n{p.text}" for i, p in enumerate(passages, 1))
-    user = (f"Passages:\n\n{numbered}\n\nQuestion: {question}\n\n"
-            f"Answer in {LANGUAGE_NAMES[language]}, citing passages like [1].")
+def build_messages(question: str, context: Sequence[ContextPassage], language: str) -> list[dict]:
+    excerpts = "\n".join(f"[{i}] ({passage_label(c.passage)}) {c.excerpt}" for i, c in enumerate(context, 1))
+    user = f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer in {LANGUAGE_NAMES[language]}."
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
@@ -187,6 +147,7 @@ class Answer:
     refused: bool
     language: str
     standalone_question: str = ""
+    prompt_tokens: int = 0  # what the model had to read before its first word (0: it was not asked)
 
     def as_json(self) -> dict:
         return {"answer": self.text, "sources": [p.as_json() for p in self.sources]}
@@ -248,11 +209,28 @@ class Answerer:
             return f"{recent[-1].question} {question}"
         return rewritten
 
+    def translations(self, question: str, language: str, collections: Sequence[str]) -> list[str]:
+        """The question in the collections' other language, when they hold one: the embedder is
+        English-only and BM25 matches words, so a French question finds French text and the
+        other way round."""
+        present = set().union(*(self.retriever.store.languages(c) for c in collections)) if collections else set()
+        others = sorted(present - {language})
+        translations = []
+        for other in others:
+            messages = [{"role": "system", "content": TRANSLATE_PROMPT.format(language=LANGUAGE_NAMES[other])},
+                        {"role": "user", "content": question}]
+            text = "".join(self.model.stream_chat(messages, max_tokens=80, temperature=0.0)).strip()
+            text = text.strip('"').splitlines()[0].strip() if text else ""
+            if text and text.lower() != question.lower() and len(text) < 4 * len(question) + 100:
+                translations.append(text)
+        return translations
+
     def stream(self, question: str, collections: Sequence[str], history: Sequence[Turn] = ()) -> Iterator[Event]:
         language = detect_language(question)
         standalone = self.standalone_question(question, history)
-        retrieved = self.retriever.search(standalone, collections, self.settings.top_k)
-        evidence = [p for p in retrieved if p.score >= self.settings.min_relevance]
+        alternatives = self.translations(standalone, language, collections) if self.settings.translate_queries else []
+        retrieved = self.retriever.search(standalone, collections, self.settings.top_k, alternatives)
+        evidence = [p for p in retrieved if p.similarity >= self.settings.min_relevance]
         if not has_evidence(standalone, evidence, self.settings):
             evidence = []
         yield SourcesFound(evidence, standalone)
@@ -261,8 +239,12 @@ class Answerer:
             yield TextDelta(text)
             yield Finished(Answer(question, text, [], retrieved, True, language, standalone))
             return
-        messages = build_messages(standalone, evidence, language)
-        stream_filter = CitationStreamFilter(len(evidence))
+        embedder = self.retriever.embedder
+        context = select_context(standalone, evidence, embedder.embed, embedder.count_tokens,
+                                 self.settings.context_tokens)
+        messages = build_messages(standalone, context, language)
+        prompt_tokens = sum(self.model.count_tokens(m["content"]) for m in messages) + 4 * len(messages)
+        stream_filter = CitationStreamFilter(len(context))
         raw = []
         for piece in self.model.stream_chat(messages, self.settings.llm_max_tokens, self.settings.llm_temperature):
             raw.append(piece)
@@ -272,12 +254,13 @@ class Answerer:
         tail = stream_filter.flush()
         if tail:
             yield TextDelta(tail)
-        text, cited = clean_citations("".join(raw), len(evidence))
+        text, cited = clean_citations("".join(raw), len(context))
         refused = not cited and looks_like_refusal(text)
         if not text:
             text, refused = REFUSALS[language], True
-        sources = [] if refused else ([evidence[n - 1] for n in cited] or evidence)
-        yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone))
+        shown = [c.passage for c in context]
+        sources = [] if refused else ([shown[n - 1] for n in cited] or shown)
+        yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens))
 
     def ask(self, question: str, collections: Sequence[str], history: Sequence[Turn] = ()) -> Answer:
         for event in self.stream(question, collections, history):

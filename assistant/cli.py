@@ -24,13 +24,30 @@ ASSISTANT_HOME/settings.toml and are overridden by ASSISTANT_* environment varia
 """
 
 INGEST_EPILOG = """\
-Each file is hashed; a file whose content is already in the collection is not embedded again,
-a changed file has its old passages replaced, and a file that has disappeared from a folder
-you ingest again is REMOVED from the collection (pass --keep-missing to keep it).
-A run that was killed is repaired by the next one. Hidden files and folders are ignored.
+Each file is hashed and recorded in a manifest (ASSISTANT_HOME/manifest.sqlite). Running ingest
+again on the same folder brings the collection up to date:
+  - an unchanged file costs a stat and is not read or embedded again;
+  - a changed file has its old passages replaced by the new ones;
+  - a file that has disappeared from a folder you ingest again is REMOVED from the collection,
+    with its passages (pass --keep-missing to keep it). A folder that cannot be listed, or a
+    PATH that has gone (with --watch), removes nothing: what came from it is kept, and it is
+    reported as failed;
+  - a renamed or copied file whose content is already in the collection is not embedded again.
+A file that can no longer be read keeps its previous passages and is reported as failed.
+A run that was killed (even with kill -9) is repaired by the next one: the collection ends up
+exactly as one uninterrupted run would leave it. Ctrl-C stops after the current file.
+One process at a time writes a collection; a second one is refused with a message.
+Hidden files and folders are ignored; links to folders are not followed.
+
+--watch keeps the collection in sync: it ingests, then checks the PATHs again every
+--interval seconds (default 10) and ingests what was added, changed or removed, printing a
+summary (or, with --json, one JSON object per line) whenever something changed. Stop it with
+Ctrl-C or SIGTERM; it finishes the current file and exits 0.
+
 Formats: PDF, DOCX, PPTX, XLSX, CSV/TSV, HTML, Markdown, plain text, EML; others are reported
 as skipped. Exit status: 0 when every supported file was ingested, 1 when some failed (each
-with its reason on stderr), 2 for a usage error such as a missing path.
+with its reason on stderr), 2 for a usage error such as a missing path or a busy collection,
+130 when stopped with Ctrl-C before the end (without --watch).
 """
 
 log = logging.getLogger("assistant")
@@ -74,60 +91,141 @@ def _source_line(number: int, passage) -> str:
 
 # ------------------------------------------------------------------ ingest
 class _TerminalProgress:
-    """Files and chunks with rate and ETA, on stderr, only when stderr is a terminal."""
+    """Files, chunks, both rates and the ETA, on stderr, only when stderr is a terminal. Runs that
+    finish within half a second (an unchanged tree) show no bar at all."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.bar = None
         self.chunks = 0
+        self.started = 0.0
 
     def start(self, total_files: int) -> None:
+        import time
+
+        self.chunks = 0
+        self.started = time.monotonic()
         if self.enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total_files, unit="file", desc="ingesting", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(total=total_files, unit="file", desc="ingesting", file=sys.stderr, dynamic_ncols=True,
+                            delay=0.5, postfix="0 chunks")
 
     def advance(self, files: int, chunks: int) -> None:
+        import time
+
         self.chunks += chunks
         if self.bar is not None:
+            elapsed = max(time.monotonic() - self.started, 1e-6)
+            self.bar.set_postfix_str(f"{self.chunks} chunks, {self.chunks / elapsed:.1f} chunks/s", refresh=False)
             self.bar.update(files)
-            self.bar.set_postfix(chunks=self.chunks, refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+
+
+def _print_ingest_report(report, as_json: bool, previous_failed: set | None = None) -> None:
+    """Failures (with reasons) and removals on stderr; the summary on stdout, as text or JSON."""
+    for path, reason in report.failed:
+        if previous_failed is None or (path, reason) not in previous_failed:
+            print(f"failed: {path}: {reason}", file=sys.stderr)
+    if previous_failed is None:
+        for path, reason in report.skipped:
+            print(f"skipped: {path}: {reason}", file=sys.stderr)
+    for path in report.removed:
+        print(f"removed: {path}", file=sys.stderr)
+    if report.repaired:
+        print(f"repaired {report.repaired} file(s) left half-written by an interrupted run", file=sys.stderr)
+    if as_json:
+        _print_json(report.as_json())
+    else:
+        print(f"{report.collection}: {len(report.added)} added, {len(report.updated)} updated, "
+              f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.failed)} failed, "
+              f"{len(report.skipped)} skipped; {report.chunks_embedded} chunks embedded, "
+              f"{report.chunks_reused} reused, {report.chunks_removed} removed, in {report.seconds:.1f} s"
+              + (" (interrupted: run it again to finish)" if report.interrupted else ""))
+        sys.stdout.flush()
+
+
+def _stop_on_signals():
+    """A threading.Event set by the first Ctrl-C (or SIGTERM); a second Ctrl-C interrupts at once.
+    Returns (event, restore) where restore() puts the previous handlers back."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        print("assistant: stopping after the current file (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore():
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return stop, restore
 
 
 def cmd_ingest(args) -> int:
     missing = [p for p in args.paths if not os.path.lexists(p)]
     if missing:
         raise UserError(f"no such file or folder: {', '.join(missing)}")
-    from ingest.manifest import Manifest
+    if args.interval <= 0:
+        raise UserError("--interval must be a positive number of seconds")
+    from ingest.manifest import CollectionBusy, Manifest
     from ingest.pipeline import IngestPipeline
 
     components = _components(args)
     settings = components.settings
     collection = _collection(args, settings)
+    paths = [Path(p) for p in args.paths]
     manifest = Manifest(settings.manifest_path)
+    stop, restore_signals = _stop_on_signals()
     try:
         pipeline = IngestPipeline(settings, components.store, components.embedder, manifest)
-        report = pipeline.run([Path(p) for p in args.paths], collection,
-                              progress=_TerminalProgress(sys.stderr.isatty() and not args.json),
-                              remove_missing=not args.keep_missing)
+        if args.watch:
+            return _watch(args, pipeline, paths, collection, stop)
+        report = pipeline.run(paths, collection, progress=_TerminalProgress(sys.stderr.isatty()),
+                              remove_missing=not args.keep_missing, should_stop=stop.is_set)
+    except CollectionBusy as e:
+        raise UserError(str(e)) from None
     finally:
+        restore_signals()
         manifest.close()
-    for path, reason in report.failed:
-        print(f"failed: {path}: {reason}", file=sys.stderr)
-    for path, reason in report.skipped:
-        print(f"skipped: {path}: {reason}", file=sys.stderr)
-    if args.json:
-        _print_json(report.as_json())
-    else:
-        print(f"{collection}: {len(report.added)} added, {len(report.updated)} updated, "
-              f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.failed)} failed, "
-              f"{len(report.skipped)} skipped; {report.chunks_embedded} chunks embedded, "
-              f"{report.chunks_reused} reused, in {report.seconds:.1f} s")
+    _print_ingest_report(report, args.json)
+    if report.interrupted:
+        return 130
     return 0 if report.ok else 1
+
+
+def _watch(args, pipeline, paths, collection, stop) -> int:
+    from ingest.watch import watch
+
+    state = {"failed": None}
+
+    def on_report(report, number):
+        failed = set(report.failed)
+        if (number == 1 or report.added or report.updated or report.removed or report.repaired
+                or failed != state["failed"]):
+            _print_ingest_report(report, args.json, previous_failed=state["failed"])
+        state["failed"] = failed
+
+    def on_busy(message):
+        print(f"assistant: {message}; trying again in {args.interval:g} s", file=sys.stderr)
+
+    print(f"watching {', '.join(str(p) for p in paths)} for collection {collection}, every {args.interval:g} s "
+          "(Ctrl-C to stop)", file=sys.stderr)
+    watch(pipeline, paths, collection, interval=args.interval, stop=stop, on_report=on_report,
+          remove_missing=not args.keep_missing, progress=lambda: _TerminalProgress(sys.stderr.isatty()),
+          on_busy=on_busy)
+    print("assistant: stopped watching", file=sys.stderr)
+    return 0
 
 
 # ------------------------------------------------------------------ search / ask / chat
@@ -250,27 +348,45 @@ def cmd_models_install(args) -> int:
 
 
 def cmd_collections_list(args) -> int:
+    from ingest.manifest import Manifest
+
     components = _components(args)
     store = components.store
-    rows = [{"name": name, "chunks": store.count(name)} for name in store.collection_names()]
+    manifest = Manifest(components.settings.manifest_path)
+    try:
+        rows = [{"name": name, "chunks": store.count(name), "files": manifest.file_count(name)}
+                for name in store.collection_names()]
+    finally:
+        manifest.close()
     if args.json:
         _print_json({"collections": rows})
     else:
         for row in rows:
-            print(f"{row['name']}\t{row['chunks']} chunks")
+            print(f"{row['name']}\t{row['files']} files\t{row['chunks']} chunks")
         if not rows:
             print("no collections yet: assistant ingest PATH --collection NAME")
     return 0
 
 
 def cmd_collections_delete(args) -> int:
-    from ingest.manifest import Manifest
+    from assistant.store import CollectionNotFound, check_collection_name
+    from ingest.manifest import CollectionBusy, Manifest
 
+    check_collection_name(args.name)
     components = _components(args)
-    components.store.delete_collection(args.name)
     manifest = Manifest(components.settings.manifest_path)
     try:
-        manifest.remove_collection(args.name)
+        with manifest.lock(args.name):
+            # Rows first marked pending: a kill half-way leaves rows the next ingest repairs.
+            manifest.begin_collection_removal(args.name)
+            try:
+                components.store.delete_collection(args.name)
+            except CollectionNotFound:
+                if not manifest.file_count(args.name):
+                    raise
+            manifest.remove_collection(args.name)
+    except CollectionBusy as e:
+        raise UserError(str(e)) from None
     finally:
         manifest.close()
     print(f"deleted collection {args.name}")
@@ -290,28 +406,42 @@ def cmd_sources_list(args) -> int:
         manifest.close()
     if args.json:
         _print_json({"collection": collection, "sources": [
-            {"path": r.path, "chunks": len(r.chunk_ids), "sha256": r.content_hash, "state": r.state} for r in records]})
+            {"path": r.path, "chunks": len(r.chunk_ids), "sha256": r.content_hash, "size": r.size,
+             "state": r.state} for r in records]})
     else:
         for r in records:
-            print(f"{r.path}\t{len(r.chunk_ids)} chunks")
+            state = "" if r.state == "done" else "\t(interrupted: repaired by the next ingest)"
+            print(f"{r.path}\t{len(r.chunk_ids)} chunks{state}")
+        if not records:
+            print(f"no files in collection {collection}")
     return 0
 
 
 def cmd_sources_remove(args) -> int:
-    from ingest.manifest import Manifest
+    from ingest.manifest import CollectionBusy, Manifest
     from ingest.pipeline import IngestPipeline
 
     components = _components(args)
     collection = _collection(args, components.settings)
+    components.store.require(collection)
     manifest = Manifest(components.settings.manifest_path)
+    removed, not_found = [], []
     try:
         pipeline = IngestPipeline(components.settings, components.store, components.embedder, manifest)
-        failed = [p for p in args.paths if not pipeline.remove_source(collection, os.path.abspath(p))]
+        for path in args.paths:
+            paths = pipeline.remove_source(collection, os.path.abspath(path))
+            removed.extend(paths)
+            if not paths:
+                not_found.append(path)
+    except CollectionBusy as e:
+        raise UserError(str(e)) from None
     finally:
         manifest.close()
-    if failed:
-        raise UserError(f"not in collection {collection}: {', '.join(failed)}")
-    print(f"removed {len(args.paths)} source(s) from {collection}")
+    for path in removed:
+        print(f"removed: {path}")
+    print(f"removed {len(removed)} file(s) from {collection}")
+    if not_found:
+        raise UserError(f"not in collection {collection}: {', '.join(not_found)}")
     return 0
 
 
@@ -378,7 +508,13 @@ def build_parser() -> argparse.ArgumentParser:
     collection_option(p)
     p.add_argument("--keep-missing", action="store_true",
                    help="keep passages of files that have disappeared from the folders given")
-    json_option(p, "the summary (added, updated, unchanged, removed, failed, skipped)")
+    p.add_argument("--watch", action="store_true",
+                   help="keep running: check the PATHs again every --interval seconds and ingest what changed")
+    p.add_argument("--interval", type=float, default=10.0, metavar="SECONDS",
+                   help="with --watch, seconds between two checks (default 10; a check of an unchanged "
+                        "folder costs one stat per file)")
+    json_option(p, "the summary (added, updated, unchanged, removed, failed, skipped, chunks, seconds; "
+                   "with --watch, one per round that changed something)")
 
     p = command("search", cmd_search, "Show the passages that best match a query (no model involved).")
     p.add_argument("query", metavar="QUERY")
@@ -412,10 +548,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("collections", None, "List or delete collections.")
     collections = p.add_subparsers(dest="collections_command", metavar="ACTION", required=True)
-    sub = collections.add_parser("list", help="collections and their number of chunks")
+    sub = collections.add_parser("list", help="collections with their number of files and chunks")
     json_option(sub, "the collections")
     sub.set_defaults(handler=cmd_collections_list)
-    sub = collections.add_parser("delete", help="delete a collection and everything ingested into it")
+    sub = collections.add_parser("delete", help="delete a collection and everything ingested into it "
+                                                "(the files themselves are not touched)")
     sub.add_argument("name", metavar="NAME")
     sub.set_defaults(handler=cmd_collections_delete)
 
@@ -425,8 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     collection_option(sub)
     json_option(sub, "the files")
     sub.set_defaults(handler=cmd_sources_list)
-    sub = sources.add_parser("remove", help="remove files' passages from a collection (the files are not touched)")
-    sub.add_argument("paths", nargs="+", metavar="PATH")
+    sub = sources.add_parser("remove", help="remove files' passages from a collection (the files are not touched; "
+                                            "ingesting their folder again brings them back)")
+    sub.add_argument("paths", nargs="+", metavar="PATH", help="a file, or a folder: every file ingested from under it")
     collection_option(sub)
     sub.set_defaults(handler=cmd_sources_remove)
 

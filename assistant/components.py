@@ -25,9 +25,11 @@ class Components:
 
     @cached_property
     def retriever(self):
-        from assistant.retrieval import Retriever
+        from assistant.retrieval import RetrievalConfig, Retriever
 
-        return Retriever(self.store, self.embedder)
+        return Retriever(self.store, self.embedder, RetrievalConfig(
+            hybrid=self.settings.hybrid_search, candidates=self.settings.retrieval_candidates,
+            keyword_weight=self.settings.keyword_weight, max_per_source=self.settings.max_passages_per_file))
 
     @cached_property
     def chat_model(self):

@@ -1,28 +1,100 @@
-"""Finds the passages that answer a query, in the collections a user may read and no others."""
+"""Finds the passages that answer a query, in the collections a user may read and no others.
+
+Dense search (Chroma) and keyword search (BM25) each rank candidates; reciprocal rank fusion
+merges the rankings without having to compare their incomparable scores. Several phrasings of
+one question (the question and its translation) are fused the same way.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from assistant.embedding import Embedder
 from assistant.store import Passage, Store
+from assistant.text import STOPWORDS
+
+
+@dataclass
+class RetrievalConfig:
+    hybrid: bool = True
+    candidates: int = 40  # per ranking, before fusion
+    rrf_k: int = 60  # the usual RRF constant: damps the weight of the very first ranks
+    keyword_weight: float = 0.75
+    max_per_source: int = 2  # at most this many passages of one file in the results (0: no limit)
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder):
+    def __init__(self, store: Store, embedder: Embedder, config: RetrievalConfig | None = None):
         self.store = store
         self.embedder = embedder
+        self.config = config or RetrievalConfig()
 
-    def search(self, query: str, collections: Sequence[str], k: int) -> list[Passage]:
+    def search(self, query: str, collections: Sequence[str], k: int, alternatives: Sequence[str] = ()) -> list[Passage]:
         """Top-k passages over the given collections, best first.
 
         `collections` is the access boundary: callers pass only what the user may read, and
-        nothing outside it is ever queried.
+        nothing outside it is ever queried. `alternatives` are other phrasings of the query
+        (a translation), searched too and fused.
         """
-        if not query.strip() or not collections:
+        queries = [q for q in dict.fromkeys([query, *alternatives]) if q.strip()]
+        if not queries or not collections:
             return []
-        vector = self.embedder.embed_query(query)
-        passages: list[Passage] = []
+        vectors = self.embedder.embed(queries)
+        rankings: list[tuple[float, list[Passage]]] = []
         for name in dict.fromkeys(collections):
-            passages.extend(self.store.query(name, vector, k))
-        passages.sort(key=lambda p: p.score, reverse=True)
-        return passages[:k]
+            for text, vector in zip(queries, vectors):
+                rankings.append((1.0, self.store.query(name, vector, self.config.candidates)))
+                if self.config.hybrid:
+                    rankings.append((self.config.keyword_weight,
+                                     self.store.keyword_query(name, text, self.config.candidates, STOPWORDS)))
+        fused = self._diversify(self._fuse(rankings), k)
+        self._measure_similarity(fused, vectors)
+        return fused
+
+    def _diversify(self, passages: list[Passage], k: int) -> list[Passage]:
+        """Keep the ranking, but let no single file fill the results: a question about two
+        documents needs both in view."""
+        limit = self.config.max_per_source
+        if not limit:
+            return passages[:k]
+        chosen, per_source = [], {}
+        for passage in passages:
+            if per_source.get(passage.source, 0) < limit:
+                chosen.append(passage)
+                per_source[passage.source] = per_source.get(passage.source, 0) + 1
+                if len(chosen) == k:
+                    break
+        return chosen
+
+    def _fuse(self, rankings: list[tuple[float, list[Passage]]]) -> list[Passage]:
+        if len(rankings) == 1:
+            return list(rankings[0][1])
+        scores: dict[tuple[str, str], float] = {}
+        best: dict[tuple[str, str], Passage] = {}
+        for weight, ranking in rankings:
+            for rank, passage in enumerate(ranking):
+                key = (passage.collection, passage.chunk_id)
+                scores[key] = scores.get(key, 0.0) + weight / (self.config.rrf_k + rank + 1)
+                if key not in best or passage.similarity > best[key].similarity:
+                    best[key] = passage
+        ordered = sorted(scores, key=lambda key: scores[key], reverse=True)
+        result = []
+        for key in ordered:
+            passage = best[key]
+            passage.score = scores[key]
+            result.append(passage)
+        return result
+
+    def _measure_similarity(self, passages: list[Passage], vectors: list[list[float]]) -> None:
+        """Cosine similarity to the closest phrasing, for every passage (keyword hits have none yet)."""
+        import numpy as np
+
+        by_collection: dict[str, list[Passage]] = {}
+        for passage in passages:
+            by_collection.setdefault(passage.collection, []).append(passage)
+        queries = np.asarray(vectors, dtype=np.float32)
+        for name, group in by_collection.items():
+            stored = self.store.embeddings(name, [p.chunk_id for p in group])
+            for passage in group:
+                if passage.chunk_id in stored:
+                    passage.similarity = float(np.max(queries @ np.asarray(stored[passage.chunk_id], dtype=np.float32)))

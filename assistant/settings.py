@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     # --- retrieval and answers
     default_collection: str = "default"
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for an answer.")
+    context_tokens: int = Field(
+        220, ge=32, le=3000,
+        description="Prompt budget for passage excerpts: the model reads ~60 tokens/s on 2 cores, so this sets the wait.")
+    translate_queries: bool = Field(
+        True, description="Also search a question in the other language (en/fr) when the collection holds it.")
+    hybrid_search: bool = Field(True, description="Fuse keyword (BM25) with dense search (reciprocal rank fusion).")
+    retrieval_candidates: int = Field(40, ge=1, le=200, description="Candidates per ranking before fusion.")
+    keyword_weight: float = Field(0.75, ge=0.0, le=5.0, description="Weight of the BM25 ranking in the fusion (dense: 1).")
+    max_passages_per_file: int = Field(2, ge=0, description="At most this many passages of one file per answer (0: no limit).")
     min_relevance: float = Field(
         0.25, ge=-1.0, le=1.0,
         description="Cosine similarity below which a passage is not evidence; with none above it the answer is a refusal.")

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from assistant.keyword_index import KeywordIndex
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,13 @@ class Passage:
 
     text: str
     source: str
-    score: float
+    score: float  # the ranking score (fused rank score in hybrid search), higher is better
     page: int | None = None
     heading: str = ""
     collection: str = ""
     chunk_id: str = ""
     metadata: dict = field(default_factory=dict)
+    similarity: float = 0.0  # cosine similarity to the query: the evidence measure for refusals
 
     @property
     def file_name(self) -> str:
@@ -53,8 +55,13 @@ def check_collection_name(name: str) -> str:
 
 
 class Store:
-    def __init__(self, client):
+    """Chroma for vectors and documents, plus a keyword index kept in step with it."""
+
+    def __init__(self, client, keywords: KeywordIndex):
         self._client = client
+        self.keywords = keywords
+        self._keywords_checked: set[str] = set()
+        self._languages: dict[str, set[str]] = {}
 
     def collection_names(self) -> list[str]:
         return sorted(c if isinstance(c, str) else c.name for c in self._client.list_collections())
@@ -77,12 +84,17 @@ class Store:
         """Raise CollectionNotFound (listing the collections there are) unless `name` exists."""
         self._collection(name)
 
+    def chroma_collection(self, name: str):
+        """The Chroma collection itself, for integrations (the llama-index baseline in bench/)."""
+        return self._collection(name)
+
     def create_collection(self, name: str) -> None:
         self._collection(name, create=True)
 
     def delete_collection(self, name: str) -> None:
         self._collection(name)  # raises CollectionNotFound with a helpful message
         self._client.delete_collection(name)
+        self.keywords.drop(name)
 
     def count(self, name: str) -> int:
         return self._collection(name).count()
@@ -98,6 +110,7 @@ class Store:
             end = start + step
             collection.upsert(ids=list(ids[start:end]), embeddings=list(embeddings[start:end]),
                               documents=list(texts[start:end]), metadatas=list(metadatas[start:end]))
+        self.keywords.upsert(name, ids, texts)
 
     def delete(self, name: str, ids: Iterable[str]) -> None:
         ids = list(ids)
@@ -105,6 +118,7 @@ class Store:
             collection = self._collection(name)
             for start in range(0, len(ids), 2000):
                 collection.delete(ids=ids[start:start + 2000])
+            self.keywords.delete(name, ids)
 
     def existing_ids(self, name: str, ids: Sequence[str]) -> set[str]:
         if not ids or not self.has_collection(name):
@@ -118,6 +132,50 @@ class Store:
     def all_ids(self, name: str) -> list[str]:
         return self._collection(name).get(include=[])["ids"]
 
+    def languages(self, name: str, sample: int = 2000) -> set[str]:
+        """Languages of the collection's prose (a sample of its chunks), cached per process: it
+        tells whether a question must also be searched in translation."""
+        if name not in self._languages:
+            from assistant.text import text_language
+
+            documents = self._collection(name).get(include=["documents"], limit=sample)["documents"]
+            self._languages[name] = {lang for lang in map(text_language, documents) if lang}
+        return self._languages[name]
+
+    def keyword_query(self, name: str, query: str, k: int, stopwords: frozenset[str] = frozenset()) -> list[Passage]:
+        """BM25 hits as passages (similarity left at 0: the caller measures it)."""
+        self._sync_keywords(name)
+        hits = self.keywords.search(name, query, k, stopwords)
+        if not hits:
+            return []
+        stored = self._collection(name).get(ids=[chunk_id for chunk_id, _ in hits], include=["documents", "metadatas"])
+        by_id = {chunk_id: (text, meta) for chunk_id, text, meta in zip(stored["ids"], stored["documents"],
+                                                                         stored["metadatas"])}
+        return [passage_from_record(chunk_id, by_id[chunk_id][0], by_id[chunk_id][1] or {}, score, name)
+                for chunk_id, score in hits if chunk_id in by_id]
+
+    def embeddings(self, name: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        stored = self._collection(name).get(ids=list(ids), include=["embeddings"])
+        return {chunk_id: list(vector) for chunk_id, vector in zip(stored["ids"], stored["embeddings"])}
+
+    def _sync_keywords(self, name: str) -> None:
+        """Rebuild a collection's keyword index when it does not hold what Chroma holds (a store
+        written before the index existed, or an index file that was deleted)."""
+        if name in self._keywords_checked:
+            return
+        collection = self._collection(name)
+        if self.keywords.count(name) != collection.count():
+            log.info("rebuilding the keyword index of %s", name)
+            self.keywords.drop(name)
+            offset, step = 0, 2000
+            while True:
+                batch = collection.get(include=["documents"], limit=step, offset=offset)
+                if not batch["ids"]:
+                    break
+                self.keywords.upsert(name, batch["ids"], batch["documents"])
+                offset += step
+        self._keywords_checked.add(name)
+
     def query(self, name: str, embedding: Sequence[float], k: int) -> list[Passage]:
         collection = self._collection(name)
         if collection.count() == 0:
@@ -127,7 +185,10 @@ class Store:
         passages = []
         for chunk_id, text, meta, distance in zip(result["ids"][0], result["documents"][0],
                                                   result["metadatas"][0], result["distances"][0]):
-            passages.append(passage_from_record(chunk_id, text, meta or {}, 1.0 - float(distance), name))
+            similarity = 1.0 - float(distance)
+            passage = passage_from_record(chunk_id, text, meta or {}, similarity, name)
+            passage.similarity = similarity
+            passages.append(passage)
         return passages
 
 
@@ -152,4 +213,4 @@ def build_store(settings: Settings) -> Store:
     else:
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
-    return Store(client)
+    return Store(client, KeywordIndex(settings.home / "keywords.sqlite"))

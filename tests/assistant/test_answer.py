@@ -12,6 +12,7 @@ from assistant.answer import (
     clean_citations,
     detect_language,
 )
+from assistant.context import ContextPassage, select_context
 from assistant.store import Passage
 
 
@@ -35,13 +36,28 @@ def test_question_language_is_detected():
     assert detect_language("What does the nocheck tag in DEB_BUILD_OPTIONS mean?") == "en"
 
 
-def test_prompt_numbers_passages_with_file_and_page():
+def test_prompt_numbers_excerpts_with_file_and_page():
     passages = [Passage(text="Arrive at 09:00.", source="/d/onboarding-guide.pdf", score=0.7, page=1),
                 Passage(text="Training within 5 days.", source="/d/onboarding-guide.pdf", score=0.6, page=2)]
-    user = build_messages("When do I arrive?", passages, "fr")[1]["content"]
-    assert "[1] (onboarding-guide.pdf, page 1)\nArrive at 09:00." in user
-    assert "[2] (onboarding-guide.pdf, page 2)" in user
+    context = [ContextPassage(p, p.text) for p in passages]
+    user = build_messages("When do I arrive?", context, "fr")[1]["content"]
+    assert "[1] (onboarding-guide.pdf, page 1) Arrive at 09:00." in user
+    assert "[2] (onboarding-guide.pdf, page 2) Training within 5 days." in user
     assert "Answer in French" in user
+
+
+def test_context_keeps_the_sentences_that_answer_within_the_budget(embedder):
+    leave = Passage(text="Bellmont Logistics values rest. Full-time employees get 25 days of paid annual leave. "
+                         "The canteen opens at noon. Parking is free for bicycles. Visitors sign in at reception.",
+                    source="/d/leave.md", score=0.6)
+    other = Passage(text="The HR portal is called Bellhop. Requests go through it at least 10 working days ahead.",
+                    source="/d/hr.md", score=0.5)
+    context = select_context("How many days of annual leave do full-time employees get?", [leave, other],
+                             embedder.embed, embedder.count_tokens, budget=30)
+    shown = " ".join(c.excerpt for c in context)
+    assert "25 days of paid annual leave" in shown
+    assert "canteen" not in shown and "bicycles" not in shown
+    assert sum(embedder.count_tokens(c.excerpt) for c in context) <= 40
 
 
 # ---------------------------------------------------------------- with the real model and seeds

@@ -1,0 +1,71 @@
+"""Hybrid retrieval: dense and keyword rankings fused, kept in step with ingestion, bounded by
+the collections a caller may read."""
+from assistant.text import STOPWORDS
+from tests.conftest import components_for, ingest
+
+
+def _write(folder, name, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+FILLER = ("Maintenance of the cooling loop follows the plant handbook. Operators log every inspection "
+          "in the shift book and report leaks to the supervisor on duty.")
+
+
+def test_exact_part_number_is_found_first_by_the_fused_ranking(tmp_path, home, embedder):
+    docs = tmp_path / "docs"
+    for i in range(6):
+        _write(docs, f"note{i}.md", f"# Pump note {i}\n{FILLER} Pump {i} runs on line {i}.\n")
+    _write(docs, "valve.md", "# Spare parts\nThe spare for the cooling loop valve is part XK-4471, kept in bay 3.\n")
+    components = components_for(home, embedder)
+    assert ingest(components, [docs]).ok
+    hits = components.retriever.search("XK-4471", ["default"], 3)
+    assert hits[0].file_name == "valve.md"
+    assert hits[0].similarity > 0  # keyword hits get their cosine measured too (refusal evidence)
+    assert components.store.keyword_query("default", "XK-4471", 5, STOPWORDS)[0].file_name == "valve.md"
+
+
+def test_keyword_index_follows_updates_and_removals(tmp_path, home, embedder):
+    docs = tmp_path / "docs"
+    path = _write(docs, "codes.md", "# Door codes\nThe storeroom code is zebracrossing.\n")
+    _write(docs, "other.md", f"# Other\n{FILLER}\n")
+    components = components_for(home, embedder)
+    assert ingest(components, [docs]).ok
+    store = components.store
+    assert [p.file_name for p in store.keyword_query("default", "zebracrossing", 5)] == ["codes.md"]
+
+    path.write_text("# Door codes\nThe storeroom code is now pelicanbridge.\n")
+    assert ingest(components, [docs]).updated == [str(path)]
+    assert store.keyword_query("default", "zebracrossing", 5) == []
+    assert [p.file_name for p in store.keyword_query("default", "pelicanbridge", 5)] == ["codes.md"]
+
+    path.unlink()
+    assert ingest(components, [docs]).removed == [str(path)]
+    assert store.keyword_query("default", "pelicanbridge", 5) == []
+    assert store.keywords.count("default") == store.count("default")
+
+
+def test_keyword_index_is_rebuilt_from_chroma_when_it_is_lost(tmp_path, home, embedder):
+    docs = tmp_path / "docs"
+    _write(docs, "codes.md", "# Door codes\nThe storeroom code is zebracrossing.\n")
+    components = components_for(home, embedder)
+    assert ingest(components, [docs]).ok
+    components.store.keywords.close()
+    (home / "keywords.sqlite").unlink()
+    fresh = components_for(home, embedder)
+    assert [p.file_name for p in fresh.store.keyword_query("default", "zebracrossing", 5)] == ["codes.md"]
+
+
+def test_only_the_collections_given_are_searched(tmp_path, home, embedder):
+    components = components_for(home, embedder)
+    assert ingest(components, [_write(tmp_path / "a", "salaries.md", "# Pay\nThe salary band for grade 7 is confidential-omega.\n")],
+                  collection="payroll").ok
+    assert ingest(components, [_write(tmp_path / "b", "menu.md", "# Canteen\nFriday is fish day.\n")],
+                  collection="canteen").ok
+    hits = components.retriever.search("salary band grade 7 confidential-omega", ["canteen"], 5)
+    assert hits and all(p.collection == "canteen" for p in hits)
+    assert all("omega" not in p.text for p in hits)
+    assert components.retriever.search("salary band", [], 5) == []

@@ -325,6 +325,52 @@ def cmd_ui(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ eval
+def cmd_eval(args) -> int:
+    import tempfile
+
+    from assistant.components import Components
+    from assistant.evaluation import EvaluationError, evaluate, load_questions
+    from ingest.manifest import Manifest
+    from ingest.pipeline import IngestPipeline
+
+    if not Path(args.corpus).is_dir():
+        raise UserError(f"no such folder: {args.corpus}")
+    try:
+        questions = load_questions(Path(args.questions))
+    except EvaluationError as e:
+        raise UserError(str(e)) from None
+    settings = _settings(args)
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as scratch:
+        # A throwaway home with the user's settings; the assembled model is shared, not copied.
+        home = Path(scratch)
+        if settings.models_path.is_dir():
+            (home / "models").symlink_to(settings.models_path, target_is_directory=True)
+        components = Components(settings.model_copy(update={"home": home}))
+        manifest = Manifest(components.settings.manifest_path)
+        try:
+            report = IngestPipeline(components.settings, components.store, components.embedder, manifest).run(
+                [Path(args.corpus)], "eval", progress=_TerminalProgress(sys.stderr.isatty()))
+        finally:
+            manifest.close()
+        for path, reason in report.failed:
+            print(f"failed: {path}: {reason}", file=sys.stderr)
+
+        def progress(row):
+            print(f"[{row.id}] {row.kind:12} recall={row.recall if row.recall is not None else 'na'} "
+                  f"correct={row.correct} cite={row.citation} ({row.ask_s:.1f}s)", file=sys.stderr, flush=True)
+
+        result = evaluate(components, questions, "eval", k=args.k, progress=progress)
+        result.ingest_s = report.seconds
+    if args.json:
+        _print_json({"metrics": result.metrics(), "summary": result.summary_line(),
+                     "questions": [row.__dict__ for row in result.rows]})
+    else:
+        print(result.table())
+        print(result.summary_line())
+    return 0
+
+
 # ------------------------------------------------------------------ admin: models, collections, sources, users
 def cmd_models_list(args) -> int:
     from assistant.models import PACKAGED_LLMS, installed_llms
@@ -537,6 +583,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", metavar="H", help="address to bind (default: ui_host setting, 127.0.0.1)")
     p.add_argument("--port", type=int, metavar="P", help="port (default: ui_port setting, 7860)")
     p.add_argument("--model", metavar="NAME_OR_GGUF", help="language model (default: llm_model setting)")
+
+    p = command("eval", cmd_eval, "Score the assistant on your own documents and gold questions.",
+                "Ingests CORPUS into a temporary store (your data is not touched), asks every question\n"
+                "as a user would and prints recall@5, MRR, answer, citation and refusal accuracy.\n"
+                "QUESTIONS is JSON Lines: {\"id\", \"question\", \"must_match\": [regex...],\n"
+                "\"sources\": [file name...], \"kind\": fact|multi_doc|unanswerable|french|format}.")
+    p.add_argument("--corpus", required=True, metavar="DIR", help="folder of documents")
+    p.add_argument("--questions", required=True, metavar="FILE", help="gold questions (JSON Lines)")
+    p.add_argument("-k", type=int, default=5, metavar="N", help="results scored for recall (default 5)")
+    p.add_argument("--model", metavar="NAME_OR_GGUF", help="language model (default: llm_model setting)")
+    json_option(p, "the metrics and per-question results")
 
     p = command("models", None, "List the packaged language models, or assemble and verify one.")
     models = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)

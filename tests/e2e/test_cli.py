@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import SEEDS, run_cli
 
-COMMANDS = ["ingest", "search", "ask", "chat", "ui", "models", "collections", "sources", "users", "settings"]
+COMMANDS = ["ingest", "search", "ask", "chat", "ui", "eval", "models", "collections", "sources", "users", "settings"]
 
 
 @pytest.fixture(scope="module")

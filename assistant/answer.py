@@ -66,9 +66,10 @@ def has_evidence(question: str, passages: Sequence[Passage], settings: Settings)
 # ---------------------------------------------------------------- prompts
 SYSTEM_PROMPT = (
     "You answer staff questions about company documents using only the numbered excerpts given. "
-    "Cite the excerpts you use with their number in square brackets, like [1]. "
-    "Answer briefly and give the exact facts the excerpts state: numbers, names, commands. "
-    "If the excerpts do not contain the answer, say that the documents do not cover the question."
+    "Answer in one or two sentences with the exact facts the excerpts state (numbers, names, commands), "
+    "and cite the excerpts you use by number, like [1]. "
+    "The excerpts may be related to the question without answering it: then say that the documents do not "
+    "cover the question, and do not use your own knowledge."
 )
 
 TRANSLATE_PROMPT = "Translate the user's question into {language}. Reply with the translation only."

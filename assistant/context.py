@@ -17,7 +17,7 @@ from assistant.text import content_terms, fold
 MIN_SENTENCE_SCORE = 0.2
 RELATIVE_SENTENCE_SCORE = 0.5
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[A-Z0-9\"'(\[«-])|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[«-])|\n+")
 
 
 # A line break inside a paragraph is only wrapping; one before a list item, heading, table row or
@@ -78,14 +78,22 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
     firsts = [best_per_passage[p] for p in sorted(best_per_passage)[:2]]
     # Beyond those, a sentence must be about the question, not merely fit in the budget.
     floor = max(MIN_SENTENCE_SCORE, RELATIVE_SENTENCE_SCORE * max(scores))
+    def take(i: int) -> None:
+        nonlocal spent
+        cost = count_tokens(sentences[i][2])
+        if i not in chosen and (spent + cost <= budget or not chosen):
+            chosen.add(i)
+            spent += cost
+
     for i in firsts + sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True):
         if i in chosen or (i not in firsts and scores[i] < floor):
             continue
-        cost = count_tokens(sentences[i][2])
-        if spent + cost > budget and chosen:
-            continue
-        chosen.add(i)
-        spent += cost
+        take(i)
+        # A sentence that announces what follows ("calculated as follows:") is nothing without it.
+        following = i + 1
+        if i in chosen and following < len(sentences) and sentences[following][0] == sentences[i][0] \
+                and sentences[i][2].rstrip().endswith(":"):
+            take(following)
 
     excerpts: dict[int, list[tuple[int, str]]] = {}
     for i in chosen:

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         description="A packaged model name (see `assistant models list`) or the path of a .gguf file of your own.")
     llm_threads: int = Field(2, ge=1, description="CPU threads for llama.cpp.")
     llm_context: int = Field(4096, ge=512, description="Context window in tokens.")
-    llm_max_tokens: int = Field(384, ge=16, description="Longest answer in tokens.")
+    llm_max_tokens: int = Field(200, ge=16, description="Longest answer in tokens.")
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
     llm_flash_attention: bool = True
     llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (llm_backend=openai).")
@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     default_collection: str = "default"
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for an answer.")
     context_tokens: int = Field(
-        220, ge=32, le=3000,
+        200, ge=32, le=3000,
         description="Prompt budget for passage excerpts: the model reads ~60 tokens/s on 2 cores, so this sets the wait.")
     translate_queries: bool = Field(
         True, description="Also search a question in the other language (en/fr) when the collection holds it.")

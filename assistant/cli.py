@@ -35,14 +35,15 @@ again on the same folder brings the collection up to date:
   - a renamed or copied file whose content is already in the collection is not embedded again.
 A file that can no longer be read keeps its previous passages and is reported as failed.
 A run that was killed (even with kill -9) is repaired by the next one: the collection ends up
-exactly as one uninterrupted run would leave it. Ctrl-C stops after the current file.
+exactly as one uninterrupted run would leave it. Ctrl-C stops once the files in hand are
+written (and removes nothing); a second Ctrl-C stops at once, which the next run repairs.
 One process at a time writes a collection; a second one is refused with a message.
 Hidden files and folders are ignored; links to folders are not followed.
 
 --watch keeps the collection in sync: it ingests, then checks the PATHs again every
 --interval seconds (default 10) and ingests what was added, changed or removed, printing a
 summary (or, with --json, one JSON object per line) whenever something changed. Stop it with
-Ctrl-C or SIGTERM; it finishes the current file and exits 0.
+Ctrl-C or SIGTERM: it exits 0 once the files in hand are written.
 
 Formats: PDF, DOCX, PPTX, XLSX, CSV/TSV, HTML, Markdown, plain text, EML; others are reported
 as skipped. Exit status: 0 when every supported file was ingested, 1 when some failed (each
@@ -108,8 +109,13 @@ class _TerminalProgress:
         if self.enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total_files, unit="file", desc="ingesting", file=sys.stderr, dynamic_ncols=True,
-                            delay=0.5, postfix="0 chunks")
+            try:  # a terminal that reports no size (0 columns or rows) gets a fixed-width bar
+                columns, rows = os.get_terminal_size(sys.stderr.fileno())
+            except OSError:
+                columns = rows = 0
+            sized = {"dynamic_ncols": True} if columns and rows else {"ncols": columns or 100, "nrows": rows or 24}
+            self.bar = tqdm(total=total_files, unit="file", desc="ingesting", file=sys.stderr, delay=0.5,
+                            postfix="0 chunks", **sized)
 
     def advance(self, files: int, chunks: int) -> None:
         import time
@@ -161,7 +167,8 @@ def _stop_on_signals():
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
-        print("assistant: stopping after the current file (Ctrl-C again to stop at once)", file=sys.stderr)
+        print("assistant: stopping once the files in hand are written (Ctrl-C again to stop at once)",
+              file=sys.stderr)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 

@@ -1,31 +1,45 @@
 """discover -> diff against the manifest -> parse -> chunk -> embed -> upsert, crash-safe.
 
-Unchanged files (same size and mtime, or same content hash) cost a stat or a hash, nothing more.
-Files whose content is already in the collection under another path (a copy or a rename) reuse
-the stored vectors. Files that disappeared from a folder being ingested are removed from the
-collection.
+Unchanged files cost a stat (same size and modification time as recorded), or a hash when the
+stat changed or cannot be trusted; nothing more. Files whose content is already in the
+collection under another path (a copy or a rename), or met earlier in the same run, reuse those
+vectors instead of being embedded again. Files that disappeared from a folder being ingested are
+removed from the collection, at a cost proportional to their own chunks.
+
+Crash safety (see ingest/manifest.py): rows are marked 'pending' before their chunks are written
+and 'done' after; the next run deletes whatever a 'pending' row names and ingests the file again.
+Chunk ids are derived from (path, content hash, position), so a repaired run writes exactly the
+ids and texts a clean run writes.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from assistant.embedding import Embedder
 from assistant.settings import Settings
 from assistant.store import Store, check_collection_name
 from ingest.chunking import Chunk, Chunker
-from ingest.manifest import Manifest
+from ingest.manifest import FileRecord, Manifest, PendingWrite
 from ingest.readers import UnreadableFile, UnsupportedFile, file_type, is_supported, read_file
 
 log = logging.getLogger(__name__)
 
-# Files are embedded together once this many chunks are waiting: big batches keep the CPU busy.
+# Files are embedded together once this many chunks are waiting: big batches keep the CPU busy,
+# and one store write per batch instead of one per file keeps small files cheap.
 EMBED_BATCH_CHUNKS = 128
+# Chunks reused from the store also wait for the batch write; this bounds the memory they take.
+MAX_WAITING_CHUNKS = 4096
+# A recorded (size, mtime) is trusted only if the file had not been modified within this many
+# seconds before it was read: on file systems with coarse timestamps (FAT: 2 s, some network
+# shares: 1 s) a file rewritten right after it was read could otherwise keep the same stat.
+RACY_SECONDS = 2.0
 
 
 @dataclass
@@ -39,11 +53,19 @@ class IngestReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_reused: int = 0
+    chunks_removed: int = 0
+    files_hashed: int = 0  # files whose stat did not match the manifest and were read to hash them
+    repaired: int = 0  # files left half-written by a killed run, repaired before this one
+    interrupted: bool = False  # stopped early on request: nothing was removed, the rest waits for the next run
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.interrupted
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.failed or self.repaired)
 
     def as_json(self) -> dict:
         return {
@@ -53,6 +75,8 @@ class IngestReport:
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "chunks_embedded": self.chunks_embedded, "chunks_reused": self.chunks_reused,
+            "chunks_removed": self.chunks_removed, "files_hashed": self.files_hashed,
+            "repaired": self.repaired, "interrupted": self.interrupted,
             "seconds": round(self.seconds, 2),
         }
 
@@ -76,12 +100,22 @@ class _NoProgress:
 
 @dataclass
 class _Candidate:
+    """A new or changed file on its way into the store."""
+
     path: str
     size: int
     mtime: float
+    checked_at: float  # when its stat was taken, before it was read
     content_hash: str
-    existed: bool
+    previous: FileRecord | None
     chunks: list[Chunk] = field(default_factory=list)
+    vectors: list | None = None  # set when reused instead of embedded
+    metas: list[dict] | None = None
+    copy_of: _Candidate | None = None  # same content as a file earlier in this batch
+
+    @property
+    def ids(self) -> list[str]:
+        return [chunk_id(self.path, self.content_hash, chunk.index) for chunk in self.chunks]
 
 
 def _sha256(path: Path) -> str:
@@ -96,13 +130,28 @@ def chunk_id(path: str, content_hash: str, index: int) -> str:
     return f"{hashlib.sha1(path.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}-{content_hash[:16]}-{index}"
 
 
-def discover(roots: Iterable[Path], report: IngestReport) -> Iterator[Path]:
-    """Every file under the roots, recursively; links to folders are not followed (no loops)."""
+def discover(roots: Iterable[Path], report: IngestReport, unlisted: list[str] | None = None) -> Iterator[Path]:
+    """Every file under the roots, recursively; links to folders are not followed (no loops).
+
+    A root that does not exist or a folder that cannot be listed is reported as failed and added
+    to `unlisted`: what was ingested from there must be kept, not taken for deleted."""
+    unlisted = unlisted if unlisted is not None else []
+
+    def cannot_list(error: OSError) -> None:
+        name = error.filename or "?"
+        report.failed.append((str(name), f"cannot list folder ({error.strerror}); "
+                                         "what was ingested from it is kept"))
+        unlisted.append(str(name))
+
     for root in roots:
-        if root.is_file():
-            yield root
+        if not os.path.lexists(root):
+            report.failed.append((str(root), "no such file or folder; what was ingested from it is kept"))
+            unlisted.append(str(root))
             continue
-        for folder, dirs, files in os.walk(root, followlinks=False):
+        if not root.is_dir():
+            yield root  # a file, or something that is neither: reported when examined
+            continue
+        for folder, dirs, files in os.walk(root, followlinks=False, onerror=cannot_list):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in dirs:
                 if os.path.islink(os.path.join(folder, name)):
@@ -112,10 +161,9 @@ def discover(roots: Iterable[Path], report: IngestReport) -> Iterator[Path]:
                     yield Path(folder) / name
 
 
-def _under(path: str, roots: list[Path]) -> bool:
+def _under(path: str, roots: Iterable[str]) -> bool:
     for root in roots:
-        root_s = str(root)
-        if path == root_s or path.startswith(root_s.rstrip(os.sep) + os.sep):
+        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
             return True
     return False
 
@@ -137,84 +185,127 @@ class IngestPipeline:
 
     # ------------------------------------------------------------------ public
     def run(self, paths: Iterable[Path], collection: str, progress: Progress | None = None,
-            remove_missing: bool = True) -> IngestReport:
+            remove_missing: bool = True, should_stop: Callable[[], bool] | None = None) -> IngestReport:
+        """Bring `collection` in line with the files under `paths`.
+
+        should_stop is asked between files; when it answers True the run ends early, writing
+        nothing more and removing nothing (the next run picks up where this one stopped)."""
         check_collection_name(collection)
-        progress = progress or _NoProgress()
-        started = time.monotonic()
-        report = IngestReport(collection=collection)
-        roots = [Path(os.path.abspath(p)) for p in paths]
-        self.recover(collection)
-        self.store.create_collection(collection)
-        known = self.manifest.files(collection)
-        files = list(discover(roots, report))
-        progress.start(len(files))
-        seen: set[str] = set()
-        waiting: list[_Candidate] = []
-        for path in files:
-            key = str(path)
-            seen.add(key)
-            candidate = self._examine(path, known.get(key), report)
-            if candidate is None:
-                progress.advance(1, 0)
-                continue
-            if self._reuse_copy(candidate, collection, report):
-                progress.advance(1, len(candidate.chunks))
-                continue
-            waiting.append(candidate)
-            if sum(len(c.chunks) for c in waiting) >= EMBED_BATCH_CHUNKS:
-                self._write(waiting, collection, report, progress)
-                waiting = []
-        self._write(waiting, collection, report, progress)
-        if remove_missing:
-            for path, record in known.items():
-                if path not in seen and _under(path, roots):
-                    self._remove(collection, path, record.chunk_ids)
-                    report.removed.append(path)
-        progress.close()
-        report.seconds = time.monotonic() - started
-        return report
+        with self.manifest.lock(collection):
+            return self._run(paths, collection, progress or _NoProgress(), remove_missing,
+                             should_stop or (lambda: False))
 
     def recover(self, collection: str | None = None) -> int:
         """Undo the writes of runs that were killed mid-file; their files are ingested again."""
         pending = self.manifest.pending(collection)
+        by_collection: dict[str, list[FileRecord]] = {}
         for record in pending:
             log.info("repairing interrupted ingest of %s", record.path)
-            self.store.delete(record.collection, record.chunk_ids + record.pending_ids)
-            self.manifest.remove(record.collection, record.path)
+            by_collection.setdefault(record.collection, []).append(record)
+        for name, records in by_collection.items():
+            self.store.delete(name, [i for r in records for i in r.chunk_ids + r.pending_ids])
+            self.manifest.remove(name, [r.path for r in records])
         return len(pending)
 
-    def remove_source(self, collection: str, path: str) -> bool:
-        record = self.manifest.get(collection, path)
-        if record is None:
-            return False
-        self._remove(collection, path, record.chunk_ids + record.pending_ids)
-        return True
+    def remove_source(self, collection: str, path: str) -> list[str]:
+        """Remove one file, or every file under a folder, from a collection; the paths removed."""
+        check_collection_name(collection)
+        with self.manifest.lock(collection):
+            self.recover(collection)
+            record = self.manifest.get(collection, path)
+            records = [record] if record is not None else self.manifest.under(collection, path)
+            self._remove(collection, records)
+            return sorted(r.path for r in records)
+
+    # ------------------------------------------------------------------ run
+    def _run(self, paths: Iterable[Path], collection: str, progress: Progress, remove_missing: bool,
+             should_stop: Callable[[], bool]) -> IngestReport:
+        started = time.monotonic()
+        report = IngestReport(collection=collection)
+        roots = list(dict.fromkeys(Path(os.path.abspath(p)) for p in paths))
+        report.repaired = self.recover(collection)
+        if not self.store.has_collection(collection):
+            # Rows of a collection the store no longer has name no chunks (a deletion was killed
+            # half-way, or the store was wiped): forget them so that their files are ingested again.
+            self.manifest.remove_collection(collection)
+            self.store.create_collection(collection)
+        known = self.manifest.files(collection)
+        unlisted: list[str] = []
+        files = list(discover(roots, report, unlisted))
+        progress.start(len(files))
+        seen: set[str] = set()
+        waiting: list[_Candidate] = []
+        waiting_by_hash: dict[tuple[str, str], _Candidate] = {}
+        to_embed = in_memory = 0  # chunks of the waiting files: to embed, and in all
+        try:
+            for path in files:
+                if should_stop():
+                    report.interrupted = True
+                    break
+                key = str(path)
+                if key in seen:  # the same file under two of the roots given
+                    progress.advance(1, 0)
+                    continue
+                seen.add(key)
+                candidate = self._examine(path, known.get(key), report, waiting_by_hash)
+                if candidate is None:
+                    progress.advance(1, 0)
+                    continue
+                waiting.append(candidate)
+                waiting_by_hash.setdefault((candidate.content_hash, file_type(path)), candidate)
+                progress.advance(0, 0)  # read and split: counted once written, but the clock moves
+                size = len((candidate.copy_of or candidate).chunks)
+                to_embed += size if candidate.vectors is None and candidate.copy_of is None else 0
+                in_memory += size
+                if to_embed >= EMBED_BATCH_CHUNKS or in_memory >= MAX_WAITING_CHUNKS:
+                    self._write(waiting, collection, report, progress)
+                    waiting, waiting_by_hash = [], {}
+                    to_embed = in_memory = 0
+            if not report.interrupted:
+                self._write(waiting, collection, report, progress)
+                if remove_missing:
+                    gone = [record for key, record in known.items()
+                            if key not in seen and _under(key, map(str, roots)) and not _under(key, unlisted)]
+                    report.chunks_removed += self._remove(collection, gone)
+                    report.removed.extend(sorted(r.path for r in gone))
+        finally:
+            progress.close()
+            report.seconds = time.monotonic() - started
+        return report
 
     # ------------------------------------------------------------------ steps
-    def _examine(self, path: Path, record, report: IngestReport) -> _Candidate | None:
+    def _examine(self, path: Path, record: FileRecord | None, report: IngestReport,
+                 waiting_by_hash: dict[tuple[str, str], _Candidate]) -> _Candidate | None:
         """Decide what a file needs; parse it if it is new or changed. None when nothing to do."""
         key = str(path)
         if not is_supported(path):
             report.skipped.append((key, f"unsupported file type {path.suffix or '(no extension)'}"))
             return None
         try:
-            stat = path.stat()
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            report.failed.append((key, "file name is not valid UTF-8; rename the file"))
+            return None
+        checked_at = time.time()
+        try:
+            st = os.stat(path)
         except OSError as e:
             reason = "broken link or link loop" if path.is_symlink() else f"cannot read ({e.strerror})"
             report.failed.append((key, reason))
             return None
-        if not path.is_file():
+        if not stat.S_ISREG(st.st_mode):
             report.skipped.append((key, "not a regular file"))
             return None
-        if record is not None and record.state == "done" and record.size == stat.st_size and record.mtime == stat.st_mtime:
+        if (record is not None and record.state == "done" and record.size == st.st_size
+                and record.mtime == st.st_mtime and record.mtime < record.updated_at - RACY_SECONDS):
             report.unchanged.append(key)
             return None
-        if stat.st_size == 0:
+        if st.st_size == 0:
             report.failed.append((key, "empty file (0 bytes)"))
             return None
         limit = self.settings.max_file_mb * 1024 * 1024
-        if stat.st_size > limit:
-            report.failed.append((key, f"too large: {stat.st_size / 1048576:.1f} MB is over the "
+        if st.st_size > limit:
+            report.failed.append((key, f"too large: {st.st_size / 1048576:.1f} MB is over the "
                                        f"{self.settings.max_file_mb:g} MB limit (ASSISTANT_MAX_FILE_MB)"))
             return None
         try:
@@ -225,13 +316,18 @@ class IngestPipeline:
         except OSError as e:
             report.failed.append((key, f"cannot read ({e.strerror})"))
             return None
+        report.files_hashed += 1
         if record is not None and record.state == "done" and record.content_hash == content_hash:
-            self.manifest.touch(report.collection, key, stat.st_size, stat.st_mtime)
+            self.manifest.touch(report.collection, key, st.st_size, st.st_mtime, checked_at)
             report.unchanged.append(key)
             return None
-        candidate = _Candidate(key, stat.st_size, stat.st_mtime, content_hash, existed=record is not None)
-        if self.manifest.done_with_hash(report.collection, content_hash) is not None:
-            return candidate  # a copy: vectors are reused, no parsing needed
+        candidate = _Candidate(key, st.st_size, st.st_mtime, checked_at, content_hash, previous=record)
+        same = waiting_by_hash.get((content_hash, file_type(path)))
+        if same is not None:
+            candidate.copy_of = same  # a copy of a file in this batch: its vectors are reused
+            return candidate
+        if self._reuse_stored(candidate, report.collection):
+            return candidate
         try:
             sections = read_file(path)
         except (UnreadableFile, UnsupportedFile) as e:
@@ -243,6 +339,29 @@ class IngestPipeline:
             return None
         return candidate
 
+    def _reuse_stored(self, candidate: _Candidate, collection: str) -> bool:
+        """Fill in chunks and vectors from a stored file with the same content and type, if any."""
+        kind = file_type(Path(candidate.path))
+        original = next((r for r in self.manifest.done_with_hash(collection, candidate.content_hash)
+                         if file_type(Path(r.path)) == kind and r.path != candidate.path), None)
+        if original is None or not original.chunk_ids:
+            return False
+        stored = self.store.get(collection, original.chunk_ids, with_embeddings=True)
+        if len(stored["ids"]) != len(original.chunk_ids):
+            log.warning("stored chunks of %s are incomplete; embedding %s anew", original.path, candidate.path)
+            return False
+        rows = sorted(zip(stored["documents"], stored["metadatas"], stored["embeddings"]),
+                      key=lambda row: int((row[1] or {}).get("chunk_index", 0)))
+        candidate.vectors, candidate.metas = [], []
+        for text, meta, vector in rows:
+            meta = meta or {}
+            chunk = Chunk(text=text, page=meta.get("page"), heading=meta.get("heading", ""),
+                          index=int(meta.get("chunk_index", len(candidate.chunks))))
+            candidate.chunks.append(chunk)
+            candidate.vectors.append([float(x) for x in vector])
+            candidate.metas.append(self._metadata(candidate, chunk))
+        return True
+
     def _metadata(self, candidate: _Candidate, chunk: Chunk) -> dict:
         meta = {"source": candidate.path, "file_name": os.path.basename(candidate.path),
                 "file_type": file_type(Path(candidate.path)), "heading": chunk.heading,
@@ -251,53 +370,54 @@ class IngestPipeline:
             meta["page"] = chunk.page
         return meta
 
-    def _reuse_copy(self, candidate: _Candidate, collection: str, report: IngestReport) -> bool:
-        if candidate.chunks:
-            return False
-        original = self.manifest.done_with_hash(collection, candidate.content_hash)
-        stored = self.store.get(collection, original.chunk_ids, with_embeddings=True)
-        ids, texts, vectors, metas = [], [], [], []
-        for old_id, text, meta, vector in zip(stored["ids"], stored["documents"], stored["metadatas"],
-                                              stored["embeddings"]):
-            index = int(meta.get("chunk_index", len(ids)))
-            ids.append(chunk_id(candidate.path, candidate.content_hash, index))
-            texts.append(text)
-            vectors.append(list(vector))
-            metas.append(dict(meta, source=candidate.path, file_name=os.path.basename(candidate.path),
-                              mtime=candidate.mtime))
-            candidate.chunks.append(Chunk(text=text, page=meta.get("page"), heading=meta.get("heading", ""),
-                                          index=index))
-        self._commit_file(candidate, collection, ids, vectors, texts, metas)
-        (report.updated if candidate.existed else report.added).append(candidate.path)
-        report.chunks_reused += len(ids)
-        return True
-
     def _write(self, waiting: list[_Candidate], collection: str, report: IngestReport, progress: Progress) -> None:
+        """Embed what needs it, then write every waiting file in one crash-safe step."""
         if not waiting:
             return
-        texts = [chunk.embedding_text(Path(c.path).stem) for c in waiting for chunk in c.chunks]
+        fresh = [c for c in waiting if c.vectors is None and c.copy_of is None]
+        texts = [chunk.embedding_text(Path(c.path).stem) for c in fresh for chunk in c.chunks]
         vectors = self.embedder.embed(texts)
         offset = 0
-        for candidate in waiting:
+        for candidate in fresh:
             n = len(candidate.chunks)
-            ids = [chunk_id(candidate.path, candidate.content_hash, chunk.index) for chunk in candidate.chunks]
-            self._commit_file(candidate, collection, ids, vectors[offset:offset + n],
-                              [chunk.text for chunk in candidate.chunks],
-                              [self._metadata(candidate, chunk) for chunk in candidate.chunks])
+            candidate.vectors = vectors[offset:offset + n]
+            candidate.metas = [self._metadata(candidate, chunk) for chunk in candidate.chunks]
             offset += n
-            (report.updated if candidate.existed else report.added).append(candidate.path)
-            report.chunks_embedded += n
-            progress.advance(1, n)
+        for candidate in waiting:
+            if candidate.copy_of is not None:
+                original = candidate.copy_of
+                candidate.chunks = list(original.chunks)
+                candidate.vectors = original.vectors
+                candidate.metas = [self._metadata(candidate, chunk) for chunk in candidate.chunks]
 
-    def _commit_file(self, candidate: _Candidate, collection: str, ids, vectors, texts, metas) -> None:
-        previous = self.manifest.get(collection, candidate.path)
-        self.manifest.begin(collection, candidate.path, candidate.content_hash, candidate.size, candidate.mtime, ids)
-        self.store.upsert(collection, ids, vectors, texts, metas)
-        if previous is not None:
-            stale = set(previous.chunk_ids) - set(ids)
-            self.store.delete(collection, sorted(stale))
-        self.manifest.commit(collection, candidate.path)
+        ids = {c.path: c.ids for c in waiting}
+        self.manifest.begin(collection, [PendingWrite(c.path, c.content_hash, c.size, c.mtime, ids[c.path],
+                                                      c.checked_at) for c in waiting])
+        self.store.upsert(collection, [i for c in waiting for i in ids[c.path]],
+                          [v for c in waiting for v in c.vectors],
+                          [chunk.text for c in waiting for chunk in c.chunks],
+                          [m for c in waiting for m in c.metas])
+        stale = [i for c in waiting if c.previous is not None
+                 for i in sorted(set(c.previous.chunk_ids) - set(ids[c.path]))]
+        self.store.delete(collection, stale)
+        self.manifest.commit(collection, [c.path for c in waiting])
 
-    def _remove(self, collection: str, path: str, ids: list[str]) -> None:
+        for candidate in waiting:
+            (report.updated if candidate.previous is not None else report.added).append(candidate.path)
+            if candidate in fresh:
+                report.chunks_embedded += len(candidate.chunks)
+            else:
+                report.chunks_reused += len(candidate.chunks)
+            progress.advance(1, len(candidate.chunks))
+
+    def _remove(self, collection: str, records: list[FileRecord]) -> int:
+        """Delete files' chunks and rows; a kill half-way leaves 'pending' rows the next run repairs.
+        Touches only these files' own chunk ids. Returns how many chunks were deleted."""
+        if not records:
+            return 0
+        paths = [r.path for r in records]
+        ids = [i for r in records for i in r.chunk_ids + r.pending_ids]
+        self.manifest.begin_removal(collection, paths)
         self.store.delete(collection, ids)
-        self.manifest.remove(collection, path)
+        self.manifest.remove(collection, paths)
+        return len(ids)

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     ui_port: int = Field(7860, ge=1, le=65535)
     ui_require_login: bool = Field(False, description="Ask for a login even on 127.0.0.1.")
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def _empty_home_is_unset(cls, home):
+        # ASSISTANT_HOME="" must not mean "the current directory".
+        return default_home() if home is None or str(home).strip() == "" else home
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute_home(cls, home: Path) -> Path:

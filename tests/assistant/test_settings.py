@@ -35,3 +35,10 @@ def test_invalid_environment_value_is_one_readable_error(home, monkeypatch):
     monkeypatch.setenv("ASSISTANT_TOP_K", "many")
     with pytest.raises(SettingsError, match="ASSISTANT_TOP_K"):
         load_settings()
+
+
+def test_empty_home_variable_means_the_default_data_directory_not_the_current_one(monkeypatch):
+    from assistant.settings import default_home
+
+    monkeypatch.setenv("ASSISTANT_HOME", "")
+    assert load_settings().home == default_home().resolve()

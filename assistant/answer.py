@@ -72,7 +72,7 @@ SYSTEM_PROMPT = (
     "cover the question, and do not use your own knowledge."
 )
 
-TRANSLATE_PROMPT = "Translate the user's question into {language}. Reply with the translation only."
+TRANSLATE_PROMPT = "You are a translator. Translate the text the user gives into {language}. Do not answer it. Reply with the translation only."
 
 CONDENSE_PROMPT = (
     "Rewrite the user's last question so that it can be understood without the conversation. "
@@ -89,9 +89,12 @@ def passage_label(passage: Passage) -> str:
     return ", ".join(parts)
 
 
-def build_messages(question: str, context: Sequence[ContextPassage], language: str) -> list[dict]:
+def build_messages(question: str, context: Sequence[ContextPassage], language: str,
+                   unknown_terms: Sequence[str] = ()) -> list[dict]:
     excerpts = "\n".join(f"[{i}] ({passage_label(c.passage)}) {c.excerpt}" for i, c in enumerate(context, 1))
-    user = f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer in {LANGUAGE_NAMES[language]}."
+    note = (f"\nNote: the documents never mention {', '.join(repr(t) for t in unknown_terms)}."
+            if unknown_terms else "")
+    user = f"Excerpts:\n{excerpts}\n\nQuestion: {question}{note}\nAnswer in {LANGUAGE_NAMES[language]}."
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
@@ -210,6 +213,18 @@ class Answerer:
             return f"{recent[-1].question} {question}"
         return rewritten
 
+    def unknown_terms(self, phrasings: Sequence[str], collections: Sequence[str]) -> list[str]:
+        """Subject words of the question that no document mentions, for the phrasing the
+        documents know best: evidence for the model that related passages do not answer."""
+        keywords = self.retriever.store.keywords
+        best: list[str] | None = None
+        for phrasing in phrasings:
+            terms = [t for t in content_terms(phrasing) if not t.isdigit()]
+            missing = [t for t in terms if all(t in keywords.unknown_terms(c, [t]) for c in collections)]
+            if best is None or len(missing) < len(best):
+                best = missing
+        return best or []
+
     def translations(self, question: str, language: str, collections: Sequence[str]) -> list[str]:
         """The question in the collections' other language, when they hold one: the embedder is
         English-only and BM25 matches words, so a French question finds French text and the
@@ -219,10 +234,11 @@ class Answerer:
         translations = []
         for other in others:
             messages = [{"role": "system", "content": TRANSLATE_PROMPT.format(language=LANGUAGE_NAMES[other])},
-                        {"role": "user", "content": question}]
+                        {"role": "user", "content": f"Translate into {LANGUAGE_NAMES[other]}:\n\n{question}"}]
             text = "".join(self.model.stream_chat(messages, max_tokens=80, temperature=0.0)).strip()
             text = text.strip('"').splitlines()[0].strip() if text else ""
-            if text and text.lower() != question.lower() and len(text) < 4 * len(question) + 100:
+            # A small model sometimes answers instead of translating: an answer is rarely the length of the question.
+            if text and text.lower() != question.lower() and 0.4 * len(question) < len(text) < 3 * len(question) + 40:
                 translations.append(text)
         return translations
 
@@ -241,9 +257,12 @@ class Answerer:
             yield Finished(Answer(question, text, [], retrieved, True, language, standalone))
             return
         embedder = self.retriever.embedder
-        context = select_context(standalone, evidence, embedder.embed, embedder.count_tokens,
-                                 self.settings.context_tokens)
-        messages = build_messages(standalone, context, language)
+        # The prompt leads with what is closest in meaning to the question in any of its phrasings.
+        by_similarity = sorted(evidence, key=lambda p: p.similarity, reverse=True)
+        context = select_context(standalone, by_similarity, embedder.embed, embedder.count_tokens,
+                                 self.settings.context_tokens, alternatives)
+        unknown = self.unknown_terms([standalone, *alternatives], collections) if self.settings.flag_unknown_terms else []
+        messages = build_messages(standalone, context, language, unknown)
         prompt_tokens = sum(self.model.count_tokens(m["content"]) for m in messages) + 4 * len(messages)
         stream_filter = CitationStreamFilter(len(context))
         raw = []

@@ -51,9 +51,10 @@ def _overlap(terms: list[str], sentence: str) -> float:
 
 
 def select_context(question: str, passages: Sequence[Passage], embed: Callable[[list[str]], list[list[float]]],
-                   count_tokens: Callable[[str], int], budget: int) -> list[ContextPassage]:
-    """Pick sentences by meaning (cosine to the question) and words (shared subject terms) until
-    the token budget is spent; keep each passage's sentences in their original order."""
+                   count_tokens: Callable[[str], int], budget: int,
+                   alternatives: Sequence[str] = ()) -> list[ContextPassage]:
+    """Pick sentences by meaning (cosine to the question or its translation) and words (shared
+    subject terms) until the token budget is spent; keep each passage's sentences in order."""
     import numpy as np
 
     sentences: list[tuple[int, int, str]] = []  # (passage index, position, sentence)
@@ -62,10 +63,12 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
             sentences.append((p_index, position, sentence))
     if not sentences:
         return []
-    vectors = np.asarray(embed([question] + [s for _, _, s in sentences]), dtype=np.float32)
-    similarity = vectors[1:] @ vectors[0]
-    terms = content_terms(question)
-    scores = [float(similarity[i]) + 0.5 * _overlap(terms, s) for i, (_, _, s) in enumerate(sentences)]
+    phrasings = [question, *alternatives]
+    vectors = np.asarray(embed(phrasings + [s for _, _, s in sentences]), dtype=np.float32)
+    similarity = (vectors[len(phrasings):] @ vectors[:len(phrasings)].T).max(axis=1)
+    term_sets = [content_terms(p) for p in phrasings]
+    scores = [float(similarity[i]) + 0.5 * max(_overlap(terms, s) for terms in term_sets)
+              for i, (_, _, s) in enumerate(sentences)]
 
     chosen: set[int] = set()
     spent = 0

@@ -90,6 +90,20 @@ class KeywordIndex:
         with self._lock:
             return self._db.execute(f"SELECT count(*) FROM {self._ensure(collection)}_ids").fetchone()[0]
 
+    def unknown_terms(self, collection: str, terms: Sequence[str]) -> list[str]:
+        """The terms no chunk of the collection contains (after stemming and accent folding)."""
+        unknown = []
+        with self._lock:
+            table = self._ensure(collection)
+            for term in terms:
+                words = _WORD.findall(fold(term))
+                if not words:
+                    continue
+                expression = " ".join(f'"{w}"' for w in words)
+                if self._db.execute(f"SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT 1", (expression,)).fetchone() is None:
+                    unknown.append(term)
+        return unknown
+
     def search(self, collection: str, query: str, k: int, stopwords: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """(chunk id, BM25 score; higher is better), best first."""
         expression = match_expression(query, stopwords)

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
         description="Prompt budget for passage excerpts: the model reads ~60 tokens/s on 2 cores, so this sets the wait.")
     translate_queries: bool = Field(
         True, description="Also search a question in the other language (en/fr) when the collection holds it.")
+    flag_unknown_terms: bool = Field(
+        True, description="Tell the model which words of the question no document contains (helps it refuse).")
     hybrid_search: bool = Field(True, description="Fuse keyword (BM25) with dense search (reciprocal rank fusion).")
     retrieval_candidates: int = Field(40, ge=1, le=200, description="Candidates per ranking before fusion.")
     keyword_weight: float = Field(0.75, ge=0.0, le=5.0, description="Weight of the BM25 ranking in the fusion (dense: 1).")

@@ -108,3 +108,20 @@ def test_follow_up_question_is_understood_from_the_conversation(seeded):
     assert "leave" in follow_up.standalone_question.lower()
     assert "15" in follow_up.text
     assert any(s.file_name == "leave-policy.md" for s in follow_up.sources)
+
+
+@pytest.mark.slow
+def test_french_question_about_an_english_document_is_answered_in_french_with_its_citation(seeded):
+    answer = seeded.answerer.ask("Combien de jours de congés payés par an pour un salarié à temps plein ?", ["default"])
+    assert answer.language == "fr"
+    assert "25" in answer.text
+    assert any(s.file_name == "leave-policy.md" for s in answer.sources)
+    assert detect_language(answer.text) == "fr"
+
+
+@pytest.mark.slow
+def test_english_question_about_a_french_document_finds_it_through_translation(seeded):
+    answer = seeded.answerer.ask("How many characters must a password have at least?", ["default"])
+    assert "14" in answer.text
+    assert any(s.file_name == "politique-securite-informatique.docx" for s in answer.sources)
+    assert detect_language(answer.text) == "en"

@@ -69,3 +69,14 @@ def test_only_the_collections_given_are_searched(tmp_path, home, embedder):
     assert hits and all(p.collection == "canteen" for p in hits)
     assert all("omega" not in p.text for p in hits)
     assert components.retriever.search("salary band", [], 5) == []
+
+
+def test_words_no_document_contains_are_reported_for_the_best_phrasing(tmp_path, home, embedder):
+    components = components_for(home, embedder)
+    assert ingest(components, [_write(tmp_path / "d", "leave.md",
+                                      "# Leave\nFull-time employees get 25 days of paid annual leave.\n")]).ok
+    keywords = components.store.keywords
+    assert keywords.unknown_terms("default", ["employees", "leaves", "salary", "bonus"]) == ["salary", "bonus"]
+    unknown = components.answerer.unknown_terms(
+        ["Quel est le salaire annuel ?", "What is the annual salary?"], ["default"])
+    assert unknown == ["salary"]

@@ -132,20 +132,34 @@ def test_the_size_limit_is_configurable(home, embedder, tmp_path):
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_a_real_chmod_000_file_is_reported_as_permission_denied(home, embedder, tmp_path):
-    """The same case without any fake: runs wherever chmod 000 really stops this process (not root)."""
+    """The same case without any fake. As root (CI), the real command runs without the
+    capabilities that let root read any file, so chmod 000 stops it as it stops a user."""
+    import shutil
+
+    from tests.conftest import run_cli
+
     folder = tmp_path / "docs"
     folder.mkdir()
-    if not fx.reads_are_blocked_by_mode(folder):
-        pytest.skip("running with the right to read any file (root): covered by the simulated case")
     (folder / "readable.txt").write_text("The canteen opens at noon.\n")
     locked = folder / "locked.txt"
     locked.write_text("Nobody may read this.\n")
     locked.chmod(0)
     try:
-        report = ingest(components_for(home, embedder), [folder])
+        if fx.reads_are_blocked_by_mode(folder):
+            report = ingest(components_for(home, embedder), [folder])
+            failed, added, ok = report.failed, report.added, report.ok
+        else:
+            if shutil.which("setpriv") is None:
+                pytest.fail("running as root without setpriv: cannot take away the right to read any file")
+            result = run_cli("ingest", str(folder), "--json", home=home,
+                             wrapper=["setpriv", "--bounding-set=-dac_override,-dac_read_search"])
+            summary = __import__("json").loads(result.stdout)
+            failed = [(f["path"], f["reason"]) for f in summary["failed"]]
+            added, ok = summary["added"], result.returncode == 0
+            assert result.returncode == 1, result.stderr
     finally:
         locked.chmod(0o600)
-    assert report.added == [str(folder / "readable.txt")]
-    [(path, message)] = report.failed
+    assert added == [str(folder / "readable.txt")]
+    [(path, message)] = failed
     assert path == str(locked) and "permission denied" in message and "\n" not in message
-    assert report.ok is False
+    assert ok is False

@@ -112,3 +112,21 @@ def test_ingest_reports_each_failed_file_and_exits_non_zero(tmp_path, home):
     assert result.returncode == 1
     assert "failed: " + str(folder / "broken.pdf") in result.stderr
     assert "1 added" in result.stdout and "1 failed" in result.stdout
+
+
+@pytest.mark.slow
+def test_terminal_chat_understands_a_follow_up_from_the_conversation(cli_home):
+    import os
+    import subprocess
+
+    from tests.conftest import ASSISTANT, NETGUARD
+
+    env = dict(os.environ, ASSISTANT_HOME=str(cli_home), PYTHONPATH=str(NETGUARD))
+    result = subprocess.run([ASSISTANT, "chat", "-c", "seeds"], env=env, capture_output=True, text=True, timeout=600,
+                            input="How many days of paid annual leave do full-time employees get?\n"
+                                  "And for part-time staff working 3 days a week?\n\n")
+    assert result.returncode == 0, result.stderr
+    first, _, second = result.stdout.partition("\n> ")
+    assert "25" in first
+    assert "15" in second
+    assert "understood as:" in result.stderr and "leave" in result.stderr.split("understood as:")[1].lower()

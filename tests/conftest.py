@@ -127,3 +127,11 @@ def unshare_available() -> str | None:
     if probe.returncode != 0:
         return f"unshare -rn is not permitted here: {probe.stderr.strip()}"
     return None
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

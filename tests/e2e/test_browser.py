@@ -4,24 +4,17 @@ Real parts end to end: the UI process, Chroma, the packaged embedder, a GGUF mod
 Chromium driven by Playwright (installed by `make test`)."""
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from tests.conftest import ASSISTANT, NETGUARD, SEEDS, TEST_MODEL, components_for, ingest, make_home
+from tests.conftest import ASSISTANT, NETGUARD, SEEDS, TEST_MODEL, components_for, free_port, ingest, make_home
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -30,7 +23,7 @@ def ui_server(tmp_path, shared_models_dir, embedder):
     components = components_for(home, embedder)
     assert ingest(components, [SEEDS]).ok
     components.users.add("alice", "alice-password-1")
-    port = _free_port()
+    port = free_port()
     netlog = tmp_path / "netlog.txt"
     env = dict(os.environ, ASSISTANT_HOME=str(home), ASSISTANT_LLM_MODEL=TEST_MODEL, PYTHONPATH=str(NETGUARD),
                ASSISTANT_TEST_NETLOG=str(netlog))

@@ -2,14 +2,12 @@
 and serves its UI. Python processes also run under the test network guard (see tests/netguard),
 which records any attempt to reach beyond loopback."""
 import json
-import shutil
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ASSISTANT, NETGUARD, SEEDS, make_home, unshare_available
+from tests.conftest import ASSISTANT, NETGUARD, SEEDS, TEST_MODEL, free_port, make_home, unshare_available
 
 NO_UNSHARE = unshare_available()
 
@@ -27,18 +25,12 @@ sys.exit("UI did not answer")
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(NO_UNSHARE is not None, reason=f"no network namespace: {NO_UNSHARE}")
 def test_ingest_ask_and_ui_work_with_no_network_at_all(tmp_path, shared_models_dir):
     home = make_home(tmp_path / "home", shared_models_dir)
     netlog = tmp_path / "netlog.txt"
-    port = _free_port()
+    port = free_port()
     probe = tmp_path / "probe.py"
     probe.write_text(UI_PROBE)
     script = f"""
@@ -54,7 +46,7 @@ wait $ui || true
 """
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path), "ASSISTANT_HOME": str(home),
            "PYTHONPATH": str(NETGUARD), "ASSISTANT_TEST_NETLOG": str(netlog),
-           "ASSISTANT_LLM_MODEL": __import__("tests.conftest", fromlist=["TEST_MODEL"]).TEST_MODEL}
+           "ASSISTANT_LLM_MODEL": TEST_MODEL}
     result = subprocess.run(["unshare", "-rn", "bash", "-c", script], env=env, capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,7 @@ from assistant.llm import ChatModel
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.store import Passage
-from assistant.text import content_terms, detect_language, fold
+from assistant.text import content_terms, detect_language, term_coverage
 
 REFUSALS = {
     "en": "The documents do not cover this question.",
@@ -39,19 +39,6 @@ def looks_like_refusal(text: str) -> bool:
 
 
 # ---------------------------------------------------------------- evidence
-def term_coverage(question: str, passages: Sequence[Passage]) -> float:
-    """Share of the question's subject words found in the passages (5-letter prefixes, so that
-    plurals and inflections match: 'compresser' finds 'compressed')."""
-    terms = content_terms(question)
-    if not terms:
-        return 1.0
-    prefixes = set()
-    for passage in passages:
-        for word in re.findall(r"[a-z0-9][a-z0-9_-]*", fold(passage.text + " " + passage.heading)):
-            prefixes.add(word[:5])
-    return sum(1 for t in terms if t[:5] in prefixes) / len(terms)
-
-
 def has_evidence(question: str, passages: Sequence[Passage], settings: Settings) -> bool:
     """Whether retrieval found something the answer can stand on. A passage that is only loosely
     similar must also share the question's subject words; else the model would invent."""
@@ -60,7 +47,8 @@ def has_evidence(question: str, passages: Sequence[Passage], settings: Settings)
         return False
     if best >= settings.confident_relevance:
         return True
-    return term_coverage(question, passages) >= settings.min_term_coverage
+    text = " ".join(f"{p.text} {p.heading}" for p in passages)
+    return term_coverage(content_terms(question), text) >= settings.min_term_coverage
 
 
 # ---------------------------------------------------------------- prompts
@@ -220,7 +208,10 @@ class Answerer:
         best: list[str] | None = None
         for phrasing in phrasings:
             terms = [t for t in content_terms(phrasing) if not t.isdigit()]
-            missing = [t for t in terms if all(t in keywords.unknown_terms(c, [t]) for c in collections)]
+            missing = set(terms)
+            for collection in collections:
+                missing &= set(keywords.unknown_terms(collection, terms))
+            missing = [t for t in terms if t in missing]
             if best is None or len(missing) < len(best):
                 best = missing
         return best or []

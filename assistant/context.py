@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from assistant.store import Passage
-from assistant.text import content_terms, fold
+from assistant.text import content_terms, term_coverage
 
 MIN_SENTENCE_SCORE = 0.2
 RELATIVE_SENTENCE_SCORE = 0.5
@@ -43,13 +43,6 @@ class ContextPassage:
     excerpt: str
 
 
-def _overlap(terms: list[str], sentence: str) -> float:
-    if not terms:
-        return 0.0
-    words = {w[:5] for w in re.findall(r"[a-z0-9][a-z0-9_-]*", fold(sentence))}
-    return sum(1 for t in terms if t[:5] in words) / len(terms)
-
-
 def select_context(question: str, passages: Sequence[Passage], embed: Callable[[list[str]], list[list[float]]],
                    count_tokens: Callable[[str], int], budget: int,
                    alternatives: Sequence[str] = ()) -> list[ContextPassage]:
@@ -67,7 +60,7 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
     vectors = np.asarray(embed(phrasings + [s for _, _, s in sentences]), dtype=np.float32)
     similarity = (vectors[len(phrasings):] @ vectors[:len(phrasings)].T).max(axis=1)
     term_sets = [content_terms(p) for p in phrasings]
-    scores = [float(similarity[i]) + 0.5 * max(_overlap(terms, s) for terms in term_sets)
+    scores = [float(similarity[i]) + 0.5 * max(term_coverage(terms, s) if terms else 0.0 for terms in term_sets)
               for i, (_, _, s) in enumerate(sentences)]
 
     chosen: set[int] = set()

@@ -8,6 +8,7 @@ so one bad file never stops an ingest run.
 from __future__ import annotations
 
 import codecs
+from collections import Counter
 import csv
 import errno
 import datetime as _dt
@@ -315,14 +316,22 @@ def read_html(path: Path) -> list[Section]:
 
 # ---------------------------------------------------------------- PDF
 _ENCRYPTED_PDF = "encrypted PDF (password protected); save an unprotected copy"
+_TRUNCATED_PDF = "corrupt PDF: truncated (no end-of-file marker)"
+_PDF_PADDING = b"\x00\t\n\f\r "  # bytes some tools append after %%EOF
+
+
+def _pdf_ends(path: Path) -> tuple[bytes, bytes]:
+    """The first KiB of a PDF and its last 2 KiB before any padding: where %PDF- and %%EOF belong."""
+    with path.open("rb") as f:
+        head = f.read(1024)
+        f.seek(max(0, path.stat().st_size - (64 << 10)))
+        tail = f.read().rstrip(_PDF_PADDING)[-2048:]
+    return head, tail
 
 
 def _pdf_damage(path: Path, error: Exception) -> str:
-    """Why pypdf could not open a PDF, as specifically as the bytes tell."""
-    with path.open("rb") as f:
-        head = f.read(1024)
-        f.seek(max(0, path.stat().st_size - 2048))
-        tail = f.read()
+    """Why pdfium could not open a PDF, as specifically as the bytes tell."""
+    head, tail = _pdf_ends(path)
     if b"%PDF-" not in head:
         return "corrupt PDF: not a PDF at all (no %PDF header); is the extension wrong?"
     if b"%%EOF" not in tail:
@@ -330,36 +339,123 @@ def _pdf_damage(path: Path, error: Exception) -> str:
     return f"corrupt or unreadable PDF ({_error(error)})"
 
 
-def read_pdf(path: Path) -> list[Section]:
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError
+def _open_pdf(path: Path):
+    """A pdfium document; UnreadableFile when it cannot be opened.
 
+    Loaded through the raw API: on a document with no pages pypdfium2's PdfDocument raises with
+    whatever error pdfium last recorded, which may be a stale 'incorrect password'.
+    """
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    # No password: a PDF restricted only against editing (empty user password) opens as is.
+    raw = pdfium_c.FPDF_LoadDocument((str(path) + "\x00").encode("utf-8", "surrogateescape"), None)
+    if not raw:
+        code = pdfium_c.FPDF_GetLastError()
+        if code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise UnreadableFile(_ENCRYPTED_PDF)
+        what = {pdfium_c.FPDF_ERR_FILE: "file access error", pdfium_c.FPDF_ERR_FORMAT: "data format error"}
+        raise UnreadableFile(_pdf_damage(path, pdfium.PdfiumError(what.get(code, f"error {code}"), err_code=code)))
+    return pdfium.PdfDocument(raw)
+
+
+def _pdf_page_lines(page) -> list[tuple[float, str]]:
+    """The page's text as lines, each with the font size most of its characters have."""
+    import pypdfium2.raw as pdfium_raw
+
+    textpage = page.get_textpage()
     try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
+        text = textpage.get_text_range()
+        n_chars = textpage.count_chars()
+        sizes = ([pdfium_raw.FPDFText_GetFontSize(textpage.raw, i) for i in range(n_chars)]
+                 if len(text) == n_chars else None)  # else characters and indices do not align: no sizes
+    finally:
+        textpage.close()
+    lines: list[tuple[float, str]] = []
+    start = 0
+    for line in text.splitlines(keepends=True):
+        size = 0.0
+        if sizes is not None:
+            counted = Counter(round(sizes[i] * 2) / 2 for i in range(start, start + len(line)) if not text[i].isspace())
+            size = counted.most_common(1)[0][0] if counted else 0.0
+        start += len(line)
+        # pdfium returns a hyphen that ends a line as U+FFFE and drops the line break after it.
+        lines.append((size, line.rstrip("\r\n").replace("\ufffe", "-\n")))
+    return lines
+
+
+# A line this much larger than the body text, and short, is a heading.
+_PDF_HEADING_RATIO = 1.15
+_PDF_HEADING_CHARS = 120
+
+
+def _pdf_heading_levels(pages: list[list[tuple[float, str]]]) -> dict[float, int]:
+    """Font size -> heading level (1 = largest), judged against the size most text is set in."""
+    weight: Counter = Counter()
+    for lines in pages:
+        for size, line in lines:
+            weight[size] += len(line.strip())
+    if not weight:
+        return {}
+    body = weight.most_common(1)[0][0]
+    heading_sizes = {size for lines in pages for size, line in lines
+                     if body and size >= body * _PDF_HEADING_RATIO and 0 < len(line.strip()) <= _PDF_HEADING_CHARS
+                     and any(c.isalpha() for c in line)}
+    return {size: level for level, size in enumerate(sorted(heading_sizes, reverse=True)[:6], 1)}
+
+
+def _pdf_sections(pages: list[list[tuple[float, str]]]) -> list[Section]:
+    """Per page sections under the heading path in force, which carries over page breaks."""
+    levels = _pdf_heading_levels(pages)
+    path: list[tuple[int, str]] = []
+    sections: list[Section] = []
+    for number, lines in enumerate(pages, 1):
+        body: list[str] = []
+
+        def flush() -> None:
+            text = _clean("\n".join(body))
+            if text:
+                sections.append(Section(text=text, page=number, heading=" > ".join(h for _, h in path)))
+            body.clear()
+
+        for size, line in lines:
+            level = levels.get(size, 0) if len(line.strip()) <= _PDF_HEADING_CHARS else 0
+            heading = one_line(_clean(line), 300) if level else ""
+            if heading and any(c.isalpha() for c in heading):
+                flush()
+                path[:] = [(lv, h) for lv, h in path if lv < level] + [(level, heading)]
+            else:
+                body.append(line)
+        flush()
+    return sections
+
+
+def read_pdf(path: Path) -> list[Section]:
+    head, tail = _pdf_ends(path)
+    if b"%PDF-" in head and b"%%EOF" not in tail:
+        # pdfium rebuilds a cut-off file from what is left and reads it without a word: refuse it,
+        # or the pages lost at the end would be missing from answers with nobody told.
+        raise UnreadableFile(_TRUNCATED_PDF)
+    document = _open_pdf(path)
+    pages = []
+    try:
+        n_pages = len(document)
+        for number in range(1, n_pages + 1):
             try:
-                decrypted = reader.decrypt("")  # "restrictions only" PDFs open with the empty user password
-            except DependencyError as e:
-                raise UnreadableFile("encrypted PDF (AES): decrypting it needs the 'cryptography' package; "
-                                     "save an unprotected copy") from e
+                page = document[number - 1]
+                try:
+                    pages.append(_pdf_page_lines(page))
+                finally:
+                    page.close()
             except Exception as e:
-                raise UnreadableFile(_ENCRYPTED_PDF) from e
-            if not decrypted:
-                raise UnreadableFile(_ENCRYPTED_PDF)
-        n_pages = len(reader.pages)
-    except UnreadableFile:
-        raise
-    except Exception as e:  # pypdf raises many types on a broken file
-        raise UnreadableFile(_pdf_damage(path, e)) from e
-    sections = []
-    for number in range(1, n_pages + 1):
-        try:
-            text = _clean(reader.pages[number - 1].extract_text() or "")
-        except Exception as e:
-            raise UnreadableFile(f"corrupt PDF: page {number} cannot be read ({_error(e)})") from e
-        if text:
-            sections.append(Section(text=text, page=number))
+                raise UnreadableFile(f"corrupt PDF: page {number} cannot be read ({_error(e)})") from e
+    finally:
+        document.close()
+    sections = _pdf_sections(pages)
     if not sections and n_pages:
+        if any(line.strip() for lines in pages for _, line in lines):  # headings only: keep them as text
+            return [Section(text=_clean("\n".join(line for _, line in lines)), page=number)
+                    for number, lines in enumerate(pages, 1) if any(line.strip() for _, line in lines)]
         raise UnreadableFile("PDF has no text layer (scanned images?); OCR is not supported")
     return sections
 

@@ -42,6 +42,29 @@ def test_pdf_text_comes_per_page_with_page_numbers(tmp_path):
     assert "Café closes at 15:00." in sections[2].text
 
 
+def test_pdf_headings_set_in_larger_type_become_the_heading_path_across_pages(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    for page, lines in enumerate([[(18, "Travel Policy"), (14, "Version 3.8.0"), (11, "Released June, 2008."),
+                                   (11, "The base section has been removed.")],
+                                  [(11, "Trains are booked in second class."), (14, "Version 4.0"),
+                                   (11, "First class is allowed after 4 hours.")]]):
+        pdf.add_page()
+        for size, text in lines:
+            pdf.set_font("Helvetica", size=size)
+            pdf.multi_cell(0, 10, text, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "policy.pdf"
+    pdf.output(str(path))
+    sections = read_file(path)
+    assert [(s.page, s.heading) for s in sections] == [
+        (1, "Travel Policy > Version 3.8.0"), (2, "Travel Policy > Version 3.8.0"), (2, "Travel Policy > Version 4.0")]
+    assert sections[0].text == "Released June, 2008.\nThe base section has been removed."
+    assert sections[1].text == "Trains are booked in second class."
+    assert "Version" not in " ".join(s.text for s in sections)
+
+
 def test_pdf_protected_only_against_editing_is_read(tmp_path):
     """An owner password with an empty user password opens in any viewer: it must be read, not refused."""
     path = fx.write_encrypted_pdf(tmp_path / "restricted.pdf", ["Restricted but readable text."], user_password="")
@@ -66,6 +89,21 @@ def test_corrupt_pdf_is_refused_with_a_reason(tmp_path, damage):
         assert "truncated" in message
     if damage == "not a pdf":
         assert "not a PDF" in message
+
+
+def test_pdf_cut_off_at_its_end_marker_is_refused_as_truncated_though_its_pages_survive(tmp_path):
+    """pdfium rebuilds such a file and reads it silently; a cut-off file must be reported, not half-read."""
+    good = fx.pdf_bytes(["Some text on page one.", "More text on page two."])
+    path = tmp_path / "cut.pdf"
+    path.write_bytes(good[: good.rindex(b"%%EOF")])
+    message = reason(path)
+    assert "corrupt" in message.lower() and "truncated" in message
+
+
+def test_pdf_padded_after_its_end_marker_is_read(tmp_path):
+    path = tmp_path / "padded.pdf"
+    path.write_bytes(fx.pdf_bytes(["Text before the padding."]) + b"\x00" * 8192)
+    assert [(s.page, s.text) for s in read_file(path)] == [(1, "Text before the padding.")]
 
 
 def test_pdf_without_a_text_layer_says_so(tmp_path):
@@ -348,9 +386,11 @@ def test_os_errors_give_one_line_reasons_even_for_a_name_with_a_newline(tmp_path
 # ---------------------------------------------------------------- the seed documents
 def test_seed_pdf_has_two_pages_with_their_numbers():
     sections = read_file(SEEDS / "onboarding-guide.pdf")
-    assert [s.page for s in sections] == [1, 2]
-    assert "Part 1: Your First Day" in sections[0].text and "Part 2" not in sections[0].text
-    assert "extension 4357" in sections[1].text
+    assert sorted({s.page for s in sections}) == [1, 2]
+    first_page = [s for s in sections if s.page == 1]
+    assert any(s.heading.endswith("Part 1: Your First Day") for s in first_page)  # set in larger type
+    assert all("Part 2" not in s.text + s.heading for s in first_page)
+    assert any("extension 4357" in s.text for s in sections if s.page == 2)
 
 
 def test_seed_french_docx_with_its_table_and_headings():

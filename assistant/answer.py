@@ -13,6 +13,7 @@ from typing import Callable, Iterator, Sequence
 
 from assistant.context import ContextPassage, select_context
 from assistant.llm import ChatModel
+from assistant.models import judges_answerability
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.store import Passage
@@ -51,6 +52,11 @@ def has_evidence(question: str, passages: Sequence[Passage], settings: Settings)
     return term_coverage(content_terms(question), text) >= settings.min_term_coverage
 
 
+def _absence(rare: dict[str, int]) -> tuple[int, int]:
+    """How foreign a phrasing is to the documents: words they never use, then words they hardly use."""
+    return sum(1 for n in rare.values() if n == 0), len(rare)
+
+
 # ---------------------------------------------------------------- prompts
 SYSTEM_PROMPT = (
     "You answer staff questions about company documents using only the numbered excerpts given. "
@@ -77,12 +83,18 @@ def passage_label(passage: Passage) -> str:
     return ", ".join(parts)
 
 
+def question_with_excerpts(question: str, context: Sequence[ContextPassage]) -> str:
+    """The part of the prompt every model call about one question shares, so that llama.cpp
+    evaluates it once."""
+    excerpts = "\n".join(f"[{i}] ({passage_label(c.passage)}) {c.excerpt}" for i, c in enumerate(context, 1))
+    return f"Excerpts:\n{excerpts}\n\nQuestion: {question}"
+
+
 def build_messages(question: str, context: Sequence[ContextPassage], language: str,
                    unknown_terms: Sequence[str] = ()) -> list[dict]:
-    excerpts = "\n".join(f"[{i}] ({passage_label(c.passage)}) {c.excerpt}" for i, c in enumerate(context, 1))
     note = (f"\nNote: the documents never mention {', '.join(repr(t) for t in unknown_terms)}."
             if unknown_terms else "")
-    user = f"Excerpts:\n{excerpts}\n\nQuestion: {question}{note}\nAnswer in {LANGUAGE_NAMES[language]}."
+    user = f"{question_with_excerpts(question, context)}{note}\nAnswer in {LANGUAGE_NAMES[language]}."
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
@@ -186,6 +198,11 @@ class Answerer:
             self._model = self.chat_model()
         return self._model
 
+    @property
+    def checks_rare_terms(self) -> bool:
+        mode = self.settings.check_rare_terms
+        return mode == "on" or (mode == "auto" and judges_answerability(self.settings))
+
     def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("and for part-time staff?") rewritten with its conversation, for retrieval."""
         if not history:
@@ -201,20 +218,39 @@ class Answerer:
             return f"{recent[-1].question} {question}"
         return rewritten
 
-    def unknown_terms(self, phrasings: Sequence[str], collections: Sequence[str]) -> list[str]:
-        """Subject words of the question that no document mentions, for the phrasing the
-        documents know best: evidence for the model that related passages do not answer."""
+    def rare_terms(self, phrasings: Sequence[str], collections: Sequence[str]) -> dict[str, int]:
+        """Subject words of the question that the documents never or hardly use (in at most
+        `rare_term_share` of the chunks), with their chunk counts, for the phrasing the
+        documents know best: the strongest sign that related passages do not answer."""
         keywords = self.retriever.store.keywords
-        best: list[str] | None = None
+        total = sum(keywords.count(c) for c in collections)
+        limit = int(self.settings.rare_term_share * total)  # below 1/share chunks: only words never used
+        best: dict[str, int] | None = None
         for phrasing in phrasings:
             terms = [t for t in content_terms(phrasing) if not t.isdigit()]
-            missing = set(terms)
+            counts = dict.fromkeys(terms, 0)
             for collection in collections:
-                missing &= set(keywords.unknown_terms(collection, terms))
-            missing = [t for t in terms if t in missing]
-            if best is None or len(missing) < len(best):
-                best = missing
-        return best or []
+                for term, n in keywords.chunk_counts(collection, terms, limit + 1).items():
+                    counts[term] += n
+            rare = {t: n for t, n in counts.items() if n <= limit}
+            if best is None or _absence(rare) < _absence(best):
+                best = rare
+        return best or {}
+
+    def excerpts_answer(self, question: str, context: Sequence[ContextPassage], missing: Sequence[str]) -> bool:
+        """Whether the excerpts state the answer in other words than the missing subject words.
+        Asked with the answer's own prompt up to the question, so llama.cpp reuses that prefix
+        for the answer. A small model says "yes" to "do the excerpts answer?" almost always;
+        told which words are absent it tells "said differently" from "not said"
+        (bench/DECISIONS.md)."""
+        words = ", ".join(repr(t) for t in missing)
+        absent = (f"The word {words} is not in the excerpts." if len(missing) == 1
+                  else f"The words {words} are not in the excerpts.")
+        messages = [{"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": f"{question_with_excerpts(question, context)}\n{absent} "
+                                                "Do they state the answer in other words? Reply yes or no."}]
+        reply = "".join(self.model.stream_chat(messages, max_tokens=3, temperature=0.0)).strip().lower()
+        return not reply.startswith("no")
 
     def translations(self, question: str, language: str, collections: Sequence[str]) -> list[str]:
         """The question in the collections' other language, when they hold one: the embedder is
@@ -252,9 +288,17 @@ class Answerer:
         by_similarity = sorted(evidence, key=lambda p: p.similarity, reverse=True)
         context = select_context(standalone, by_similarity, embedder.embed, embedder.count_tokens,
                                  self.settings.context_tokens, alternatives)
-        unknown = self.unknown_terms([standalone, *alternatives], collections) if self.settings.flag_unknown_terms else []
+        rare = self.rare_terms([standalone, *alternatives], collections)
+        unknown = [t for t, n in rare.items() if n == 0] if self.settings.flag_unknown_terms else []
         messages = build_messages(standalone, context, language, unknown)
         prompt_tokens = sum(self.model.count_tokens(m["content"]) for m in messages) + 4 * len(messages)
+        shown_text = " ".join(f"{passage_label(c.passage)} {c.excerpt}" for c in context)
+        missing = [t for t in rare if term_coverage([t], shown_text) == 0]
+        if missing and self.checks_rare_terms and not self.excerpts_answer(standalone, context, missing):
+            text = REFUSALS[language]
+            yield TextDelta(text)
+            yield Finished(Answer(question, text, [], retrieved, True, language, standalone, prompt_tokens))
+            return
         stream_filter = CitationStreamFilter(len(context))
         raw = []
         for piece in self.model.stream_chat(messages, self.settings.llm_max_tokens, self.settings.llm_temperature):

@@ -92,7 +92,12 @@ class KeywordIndex:
 
     def unknown_terms(self, collection: str, terms: Sequence[str]) -> list[str]:
         """The terms no chunk of the collection contains (after stemming and accent folding)."""
-        unknown = []
+        return [t for t, n in self.chunk_counts(collection, terms, limit=1).items() if n == 0]
+
+    def chunk_counts(self, collection: str, terms: Sequence[str], limit: int) -> dict[str, int]:
+        """How many chunks contain each term (after stemming and accent folding), counted up to
+        `limit`: enough to tell a word the documents never or hardly use."""
+        counts = {}
         with self._lock:
             table = self._ensure(collection)
             for term in terms:
@@ -100,9 +105,10 @@ class KeywordIndex:
                 if not words:
                     continue
                 expression = " ".join(f'"{w}"' for w in words)
-                if self._db.execute(f"SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT 1", (expression,)).fetchone() is None:
-                    unknown.append(term)
-        return unknown
+                counts[term] = self._db.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT ?)",
+                    (expression, limit)).fetchone()[0]
+        return counts
 
     def search(self, collection: str, query: str, k: int, stopwords: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """(chunk id, BM25 score; higher is better), best first."""

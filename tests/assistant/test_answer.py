@@ -125,3 +125,29 @@ def test_english_question_about_a_french_document_finds_it_through_translation(s
     assert "14" in answer.text
     assert any(s.file_name == "politique-securite-informatique.docx" for s in answer.sources)
     assert detect_language(answer.text) == "en"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", [
+    "How many days of paid sabbatical leave do employees get after five years?",  # 0.5B alone: "5 days"
+    "Who is the chief executive of Bellmont Logistics?",  # 0.5B alone: "John Smith"
+])
+def test_a_subject_the_documents_never_name_is_checked_with_the_model_and_refused(seeded, question):
+    from assistant.components import Components
+
+    checking = Components(seeded.settings.model_copy(update={"check_rare_terms": "on"}))
+    checking.embedder, checking.store, checking.chat_model = seeded.embedder, seeded.store, seeded.chat_model
+    events = list(checking.answerer.stream(question, ["default"]))
+    answer = events[-1].answer
+    assert answer.refused and answer.text == REFUSALS["en"]
+    assert answer.sources == []
+    assert isinstance(events[0], SourcesFound) and events[0].passages, "related passages were found and shown first"
+
+
+def test_the_rare_word_check_runs_by_default_only_with_a_model_that_judges_it_reliably(tmp_path):
+    from assistant.models import judges_answerability
+    from assistant.settings import load_settings
+
+    assert judges_answerability(load_settings(home=tmp_path, llm_model="qwen2.5-coder-1.5b"))
+    assert not judges_answerability(load_settings(home=tmp_path, llm_model="qwen2.5-coder-0.5b"))
+    assert judges_answerability(load_settings(home=tmp_path, llm_backend="openai"))

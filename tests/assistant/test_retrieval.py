@@ -71,12 +71,15 @@ def test_only_the_collections_given_are_searched(tmp_path, home, embedder):
     assert components.retriever.search("salary band", [], 5) == []
 
 
-def test_words_no_document_contains_are_reported_for_the_best_phrasing(tmp_path, home, embedder):
+def test_words_the_documents_never_or_hardly_use_are_reported_for_the_best_phrasing(tmp_path, home, embedder):
     components = components_for(home, embedder)
     assert ingest(components, [_write(tmp_path / "d", "leave.md",
                                       "# Leave\nFull-time employees get 25 days of paid annual leave.\n")]).ok
     keywords = components.store.keywords
     assert keywords.unknown_terms("default", ["employees", "leaves", "salary", "bonus"]) == ["salary", "bonus"]
-    unknown = components.answerer.unknown_terms(
-        ["Quel est le salaire annuel ?", "What is the annual salary?"], ["default"])
-    assert unknown == ["salary"]
+    phrasings = ["Quel est le salaire annuel ?", "What is the annual salary?"]
+    # One chunk: 0.2% of it is no chunk, so only the words it never uses are rare.
+    assert components.answerer.rare_terms(phrasings, ["default"]) == {"salary": 0}
+    components.settings = components.settings.model_copy(update={"rare_term_share": 1.0})
+    del components.answerer
+    assert components.answerer.rare_terms(phrasings, ["default"]) == {"annual": 1, "salary": 0}

@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -173,13 +174,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not Path(args.corpus).is_dir():
         sys.exit(f"no corpus at {args.corpus}: pass --corpus and --questions")
+    home = Path(args.home or tempfile.mkdtemp(prefix="answer-bench-"))
+    try:
+        run(args, home)
+    finally:
+        if not args.home:  # a throwaway home holds ~1 GB of assembled model
+            shutil.rmtree(home, ignore_errors=True)
 
+
+def run(args, home: Path) -> None:
     from assistant.components import Components
     from assistant.settings import load_settings
     from ingest.manifest import Manifest
     from ingest.pipeline import IngestPipeline
 
-    home = Path(args.home or tempfile.mkdtemp(prefix="answer-bench-"))
     settings = load_settings(home=home)
     components = Components(settings)
     collection = "bench"

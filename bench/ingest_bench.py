@@ -6,8 +6,10 @@ shuffled with a fixed seed), each measurement runs in a process of its own on a 
 ASSISTANT_HOME, and prints:
 
   ours      IngestPipeline.run as `assistant ingest` runs it: chunks/s, files/s, peak RSS
-  raw       SentenceTransformer.encode over exactly the texts our pipeline embedded, as our
-            Embedder loads the model (one call: the library sorts all of them by length)
+  raw loop  SentenceTransformer.encode over exactly the texts our pipeline embedded, as our
+            Embedder loads the model, in a loop over the same groups the pipeline passed to it
+            (the issue's "encode in a loop, nothing else": what ours costs beyond the model)
+  raw       the same texts in one call (the library sorts all of them by length: its best case)
   raw fp32  the same, with sentence-transformers' defaults (float32, batch 32): handbook only
   baseline  llama-index VectorStoreIndex.from_documents over the same files, its defaults
             except chunk_size=200: SimpleDirectoryReader(recursive), HuggingFaceEmbedding on
@@ -157,11 +159,11 @@ def worker_ours(folder: Path, home: Path, texts_out: Path, threads: int) -> dict
     embedder.threads = threads
     embedder._model  # loaded before the clock starts, as for the others
     components.store
-    embedded: list[str] = []
+    embedded: list[list[str]] = []
     embed = embedder.embed
 
-    def recording_embed(texts):  # keeps the texts for the raw measurement; costs a list append
-        embedded.extend(texts)
+    def recording_embed(texts):  # keeps the texts for the raw measurements; costs a list append
+        embedded.append(list(texts))
         return embed(texts)
 
     embedder.embed = recording_embed
@@ -180,8 +182,11 @@ def worker_ours(folder: Path, home: Path, texts_out: Path, threads: int) -> dict
             "rss_before_mb": rss_before, "dtype": embedder.dtype, "batch_size": embedder.batch_size}
 
 
-def worker_raw(texts_file: Path, threads: int, defaults: bool) -> dict:
-    texts = json.loads(texts_file.read_text(encoding="utf-8"))
+def worker_raw(texts_file: Path, threads: int, defaults: bool, loop: bool = False) -> dict:
+    """encode over the texts ours embedded: in one call (the library sorts all of them by
+    length: its best case), or in a loop over the same groups ours passed to the model."""
+    calls = json.loads(texts_file.read_text(encoding="utf-8"))
+    groups = calls if loop else [[t for call in calls for t in call]]
     from assistant.embedding import Embedder, _import_torch
     from assistant.models import embedding_path
     from assistant.settings import load_settings
@@ -199,10 +204,11 @@ def worker_raw(texts_file: Path, threads: int, defaults: bool) -> dict:
     torch.set_num_threads(threads)
     rss_before, cpu_before = _rss_mb(), _cpu_s()
     start = time.perf_counter()
-    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                 show_progress_bar=False)
+    for texts in groups:
+        model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                     show_progress_bar=False)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "cpu_s": _cpu_s() - cpu_before, "chunks": len(texts), "rss_before_mb": rss_before,
+    return {"seconds": seconds, "cpu_s": _cpu_s() - cpu_before, "chunks": sum(map(len, groups)), "rss_before_mb": rss_before,
             "dtype": dtype, "batch_size": batch_size}
 
 
@@ -245,6 +251,8 @@ def run_worker(args) -> None:
         result = worker_ours(Path(args.folder), Path(args.home), Path(args.texts), args.threads)
     elif args.worker == "raw":
         result = worker_raw(Path(args.texts), args.threads, defaults=False)
+    elif args.worker == "raw-loop":
+        result = worker_raw(Path(args.texts), args.threads, defaults=False, loop=True)
     elif args.worker == "raw-fp32":
         result = worker_raw(Path(args.texts), args.threads, defaults=True)
     else:
@@ -294,6 +302,8 @@ def bench_set(name: str, folder: Path, threads: int, work: Path, baseline: bool,
     results = {"ours": measure("ours", threads, folder=folder, texts=texts)}
     print(row("ours", results["ours"]), flush=True)
     if results["ours"] is not None:
+        results["raw-loop"] = measure("raw-loop", threads, texts=texts)
+        print(row("raw loop", results["raw-loop"]), flush=True)
         results["raw"] = measure("raw", threads, texts=texts)
         print(row("raw", results["raw"]), flush=True)
         if raw_fp32:
@@ -306,9 +316,14 @@ def bench_set(name: str, folder: Path, threads: int, work: Path, baseline: bool,
             print(f"  (the baseline read {', '.join(results['baseline']['binary_as_text'])} files as raw bytes: "
                   "its file readers are a separate package, llama-index-readers-file)")
     ours, raw, base = results.get("ours"), results.get("raw"), results.get("baseline")
+    loop = results.get("raw-loop")
+    if ours and loop:
+        ratio = (ours["chunks"] / ours["seconds"]) / (loop["chunks"] / loop["seconds"])
+        print(f"  ours / raw encode in a loop over the same groups: {ratio:.0%} (target >= 90%): "
+              "the cost of reading, chunking and storing")
     if ours and raw:
         ratio = (ours["chunks"] / ours["seconds"]) / (raw["chunks"] / raw["seconds"])
-        print(f"  ours / raw encode throughput: {ratio:.0%} (target >= 90%)")
+        print(f"  ours / raw encode in one call (all texts sorted by length together: the library's best case): {ratio:.0%}")
     if ours and results.get("raw-fp32"):
         fp32 = results["raw-fp32"]
         print(f"  raw encode, our settings / sentence-transformers defaults: "
@@ -328,7 +343,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--baseline-generated", action="store_true", help="also run the baseline on the generated set")
     parser.add_argument("--skip-generated", action="store_true")
-    parser.add_argument("--worker", choices=["ours", "raw", "raw-fp32", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["ours", "raw", "raw-loop", "raw-fp32", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--texts", help=argparse.SUPPRESS)

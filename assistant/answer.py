@@ -146,6 +146,8 @@ class CitationStreamFilter:
 class Answer:
     question: str
     text: str
+    # The passages the answer cites, or those it was written from when it cites none; for a
+    # refusal, the passages that were checked (none when nothing relevant was found).
     sources: list[Passage]
     retrieved: list[Passage]
     refused: bool
@@ -154,7 +156,7 @@ class Answer:
     prompt_tokens: int = 0  # what the model had to read before its first word (0: it was not asked)
 
     def as_json(self) -> dict:
-        return {"answer": self.text, "sources": [p.as_json() for p in self.sources]}
+        return {"answer": self.text, "refused": self.refused, "sources": [p.as_json() for p in self.sources]}
 
 
 @dataclass
@@ -294,10 +296,12 @@ class Answerer:
         prompt_tokens = sum(self.model.count_tokens(m["content"]) for m in messages) + 4 * len(messages)
         shown_text = " ".join(f"{passage_label(c.passage)} {c.excerpt}" for c in context)
         missing = [t for t in rare if term_coverage([t], shown_text) == 0]
+        checked = [c.passage for c in context]
         if missing and self.checks_rare_terms and not self.excerpts_answer(standalone, context, missing):
             text = REFUSALS[language]
             yield TextDelta(text)
-            yield Finished(Answer(question, text, [], retrieved, True, language, standalone, prompt_tokens))
+            # The passages checked stay listed: the reader can see what was looked at, and open it.
+            yield Finished(Answer(question, text, checked, retrieved, True, language, standalone, prompt_tokens))
             return
         stream_filter = CitationStreamFilter(len(context))
         raw = []
@@ -313,8 +317,7 @@ class Answerer:
         refused = not cited and looks_like_refusal(text)
         if not text:
             text, refused = REFUSALS[language], True
-        shown = [c.passage for c in context]
-        sources = [] if refused else ([shown[n - 1] for n in cited] or shown)
+        sources = [checked[n - 1] for n in cited] or checked
         yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens))
 
     def ask(self, question: str, collections: Sequence[str], history: Sequence[Turn] = ()) -> Answer:

@@ -274,7 +274,7 @@ def _stream_answer(components, question: str, collections: list[str], history, l
 
 def _print_sources(answer) -> None:
     if answer.sources:
-        print("\nSources:")
+        print("\nPassages checked:" if answer.refused else "\nSources:")
         for number, passage in enumerate(answer.sources, 1):
             print(_source_line(number, passage))
 
@@ -579,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", metavar="QUESTION")
     collection_option(p)
     p.add_argument("--model", metavar="NAME_OR_GGUF", help="language model for this answer (default: llm_model setting)")
-    json_option(p, '{"answer", "sources": [{"source", "page", "score", "text"}]}')
+    json_option(p, '{"answer", "refused", "sources": [{"source", "page", "score", "text"}]}')
 
     p = command("chat", cmd_chat, "Chat in the terminal; follow-up questions use the conversation.")
     collection_option(p)

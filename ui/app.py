@@ -51,7 +51,7 @@ def login_required(components: Components) -> bool:
     return has_users or settings.ui_require_login or not is_loopback(settings.ui_host)
 
 
-def render_sources(passages) -> str:
+def render_sources(passages, heading: str = "Sources") -> str:
     if not passages:
         return ""
     items = []
@@ -62,7 +62,7 @@ def render_sources(passages) -> str:
             f"<details class='source'><summary><b>[{number}] {html.escape(passage_label(passage))}</b>"
             f" — {html.escape(short)}</summary><p>{html.escape(snippet)}</p>"
             f"<p><small>{html.escape(passage.source)}</small></p></details>")
-    return "\n\n**Sources**\n\n" + "\n".join(items)
+    return f"\n\n**{heading}**\n\n" + "\n".join(items)
 
 
 class ChatSession:
@@ -116,7 +116,8 @@ class ChatSession:
                     history[-1] = {"role": "assistant", "content": answer_text + sources}
                 elif isinstance(event, Finished):
                     answer = event.answer
-                    final_sources = render_sources(answer.sources)
+                    final_sources = render_sources(answer.sources,
+                                                   "Passages checked" if answer.refused else "Sources")
                     history[-1] = {"role": "assistant", "content": answer.text + final_sources}
                     turns = turns + [Turn(message, answer.text)]
                 yield history, turns, ""

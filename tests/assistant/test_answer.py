@@ -140,8 +140,9 @@ def test_a_subject_the_documents_never_name_is_checked_with_the_model_and_refuse
     events = list(checking.answerer.stream(question, ["default"]))
     answer = events[-1].answer
     assert answer.refused and answer.text == REFUSALS["en"]
-    assert answer.sources == []
     assert isinstance(events[0], SourcesFound) and events[0].passages, "related passages were found and shown first"
+    assert answer.sources and set(p.chunk_id for p in answer.sources) <= set(p.chunk_id for p in events[0].passages), \
+        "the passages checked are listed with the refusal"
 
 
 def test_the_rare_word_check_runs_by_default_only_with_a_model_that_judges_it_reliably(tmp_path):

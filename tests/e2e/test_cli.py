@@ -58,7 +58,7 @@ def test_ask_json_answers_with_sources(cli_home):
                      "--json", home=cli_home)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"answer", "sources"}
+    assert set(data) == {"answer", "refused", "sources"} and data["refused"] is False
     assert "25" in data["answer"]
     assert data["sources"][0]["source"].endswith("expenses-faq.txt")
     assert all(set(s) == {"source", "page", "score", "text"} for s in data["sources"])

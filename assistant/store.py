@@ -61,7 +61,7 @@ class Store:
         self._client = client
         self.keywords = keywords
         self._keywords_checked: set[str] = set()
-        self._languages: dict[str, set[str]] = {}
+        self._languages: dict[str, tuple[int, set[str]]] = {}  # name -> (size when sampled, languages)
 
     def collection_names(self) -> list[str]:
         return sorted(c if isinstance(c, str) else c.name for c in self._client.list_collections())
@@ -133,14 +133,22 @@ class Store:
         return self._collection(name).get(include=[])["ids"]
 
     def languages(self, name: str, sample: int = 2000) -> set[str]:
-        """Languages of the collection's prose (a sample of its chunks), cached per process: it
-        tells whether a question must also be searched in translation."""
-        if name not in self._languages:
+        """Languages of the collection's prose, from a sample of its chunks spread over the whole
+        collection: it tells whether a question must also be searched in translation. Cached
+        until the collection's size changes, so a UI that keeps running sees what an ingest adds."""
+        collection = self._collection(name)
+        size = collection.count()
+        cached = self._languages.get(name)
+        if cached is None or cached[0] != size:
             from assistant.text import text_language
 
-            documents = self._collection(name).get(include=["documents"], limit=sample)["documents"]
-            self._languages[name] = {lang for lang in map(text_language, documents) if lang}
-        return self._languages[name]
+            slices = 4 if size > sample else 1
+            documents = []
+            for i in range(slices):
+                documents += collection.get(include=["documents"], limit=sample // slices,
+                                            offset=i * size // slices)["documents"]
+            cached = self._languages[name] = (size, {lang for lang in map(text_language, documents) if lang})
+        return cached[1]
 
     def keyword_query(self, name: str, query: str, k: int, stopwords: frozenset[str] = frozenset()) -> list[Passage]:
         """BM25 hits as passages (similarity left at 0: the caller measures it)."""

@@ -83,3 +83,13 @@ def test_words_the_documents_never_or_hardly_use_are_reported_for_the_best_phras
     components.settings = components.settings.model_copy(update={"rare_term_share": 1.0})
     del components.answerer
     assert components.answerer.rare_terms(phrasings, ["default"]) == {"annual": 1, "salary": 0}
+
+
+def test_languages_of_a_collection_follow_what_is_ingested_while_the_process_runs(tmp_path, home, embedder):
+    components = components_for(home, embedder)
+    assert ingest(components, [_write(tmp_path / "en", "pumps.md", f"# Pumps\n{FILLER}\n")]).ok
+    assert components.store.languages("default") == {"en"}
+    french = ("# Sécurité\nLes opérateurs notent chaque inspection dans le cahier de quart et signalent "
+              "les fuites au responsable de permanence avant la fin de leur poste.\n")
+    assert ingest(components, [_write(tmp_path / "fr", "securite.md", french)]).ok
+    assert components.store.languages("default") == {"en", "fr"}

@@ -74,19 +74,23 @@ CONDENSE_PROMPT = (
 )
 
 
-def passage_label(passage: Passage) -> str:
+def passage_label(passage: Passage, headings: int | None = None) -> str:
+    """File, page and heading path; `headings` keeps only the innermost ones."""
     parts = [passage.file_name]
     if passage.page is not None:
         parts.append(f"page {passage.page}")
     if passage.heading:
-        parts.append(passage.heading)
+        path = passage.heading.split(" > ")
+        parts.append(" > ".join(path[-headings:] if headings else path))
     return ", ".join(parts)
 
 
 def question_with_excerpts(question: str, context: Sequence[ContextPassage]) -> str:
     """The part of the prompt every model call about one question shares, so that llama.cpp
     evaluates it once."""
-    excerpts = "\n".join(f"[{i}] ({passage_label(c.passage)}) {c.excerpt}" for i, c in enumerate(context, 1))
+    # The innermost heading names what an excerpt is about; the whole path would cost the wait
+    # of ~50 more prompt tokens per question (bench/DECISIONS.md).
+    excerpts = "\n".join(f"[{i}] ({passage_label(c.passage, headings=1)}) {c.excerpt}" for i, c in enumerate(context, 1))
     return f"Excerpts:\n{excerpts}\n\nQuestion: {question}"
 
 

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     default_collection: str = "default"
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for an answer.")
     context_tokens: int = Field(
-        180, ge=32, le=3000,
+        160, ge=32, le=3000,
         description="Prompt budget for passage excerpts: the model reads ~60 tokens/s on 2 cores, so this sets the wait.")
     translate_queries: bool = Field(
         True, description="Also search a question in the other language (en/fr) when the collection holds it.")

@@ -16,6 +16,7 @@ from assistant.text import content_terms, term_coverage
 
 MIN_SENTENCE_SCORE = 0.2
 RELATIVE_SENTENCE_SCORE = 0.5
+LEAD_LINE_WORDS = 6
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[«-])|\n+")
 
@@ -74,11 +75,18 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
     firsts = [best_per_passage[p] for p in sorted(best_per_passage)[:2]]
     # Beyond those, a sentence must be about the question, not merely fit in the budget.
     floor = max(MIN_SENTENCE_SCORE, RELATIVE_SENTENCE_SCORE * max(scores))
+    # Documents repeat themselves (the same rule in three chapters): a sentence is shown once.
+    shown_texts: set[str] = set()
+
     def take(i: int) -> None:
         nonlocal spent
+        text = " ".join(sentences[i][2].lower().split())
+        if i in chosen or text in shown_texts:
+            return
         cost = count_tokens(sentences[i][2])
-        if i not in chosen and (spent + cost <= budget or not chosen):
+        if spent + cost <= budget or not chosen:
             chosen.add(i)
+            shown_texts.add(text)
             spent += cost
 
     for i in firsts + sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True):
@@ -90,6 +98,14 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
         if i in chosen and following < len(sentences) and sentences[following][0] == sentences[i][0] \
                 and sentences[i][2].rstrip().endswith(":"):
             take(following)
+
+    # A short opening line of a passage ("Released June, 2008.", "Updated 2024-01-15") qualifies
+    # everything under its heading: it goes with any sentence taken from that passage, even a
+    # few tokens over the budget.
+    for p_index in sorted({sentences[i][0] for i in chosen}):
+        first = next(i for i, (p, _, _) in enumerate(sentences) if p == p_index)
+        if first not in chosen and len(sentences[first][2].split()) <= LEAD_LINE_WORDS:
+            chosen.add(first)
 
     excerpts: dict[int, list[tuple[int, str]]] = {}
     for i in chosen:

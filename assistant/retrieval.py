@@ -47,9 +47,27 @@ class Retriever:
                 if self.config.hybrid:
                     rankings.append((self.config.keyword_weight,
                                      self.store.keyword_query(name, text, self.config.candidates, STOPWORDS)))
-        fused = self._diversify(self._fuse(rankings), k)
-        self._measure_similarity(fused, vectors)
-        return fused
+        fused = self._fuse(rankings)
+        chosen = self._keep_firsts(self._diversify(fused, k), fused, rankings, k)
+        self._measure_similarity(chosen, vectors)
+        return chosen
+
+    @staticmethod
+    def _keep_firsts(chosen: list[Passage], fused: list[Passage], rankings: list[tuple[float, list[Passage]]],
+                     k: int) -> list[Passage]:
+        """Fusion can bury what one ranking is surest of (BM25's first hit, ranked 24th by meaning,
+        falls behind passages both rank fairly): each ranking's first hit keeps a place, in place
+        of the lowest-ranked others."""
+        firsts = {(r[0].collection, r[0].chunk_id) for _, r in rankings if r}
+        key = lambda p: (p.collection, p.chunk_id)  # noqa: E731
+        present = {key(p) for p in chosen}
+        missing = [p for p in fused if key(p) in firsts and key(p) not in present]
+        if not missing:
+            return chosen
+        kept = [p for p in chosen if key(p) in firsts]
+        others = [p for p in chosen if key(p) not in firsts][:max(0, k - len(kept) - len(missing))]
+        order = {key(p): i for i, p in enumerate(fused)}
+        return sorted(kept + others + missing, key=lambda p: order[key(p)])[:k]
 
     def _diversify(self, passages: list[Passage], k: int) -> list[Passage]:
         """Keep the ranking, but let no single file fill the results: a question about two

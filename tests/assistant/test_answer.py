@@ -60,6 +60,28 @@ def test_context_keeps_the_sentences_that_answer_within_the_budget(embedder):
     assert sum(embedder.count_tokens(c.excerpt) for c in context) <= 40
 
 
+def test_a_sentence_several_documents_repeat_is_shown_once_leaving_room_for_the_answer(embedder):
+    rule = "Every package must carry its licence in the file /usr/share/doc/PACKAGE/copyright."
+    archive = Passage(text=f"{rule} Licences must be free.", source="/d/archive.md", score=0.7)
+    source = Passage(text=f"{rule} The file lists every author.", source="/d/source.md", score=0.6)
+    docs = Passage(text=f"{rule} This file must not be compressed.", source="/d/docs.md", score=0.5)
+    context = select_context("Where is the licence installed, and may that file be compressed?",
+                             [archive, source, docs], embedder.embed, embedder.count_tokens,
+                             budget=2 * embedder.count_tokens(rule) + 12)
+    shown = " ".join(c.excerpt for c in context)
+    assert shown.count(rule) == 1
+    assert "This file must not be compressed." in shown
+
+
+def test_the_short_opening_line_of_a_passage_goes_with_its_sentence(embedder):
+    release = Passage(text="Released June, 2008.\nThe base section has been removed. Packages are sorted by "
+                           "priority now. Contrib and non-free are categories, not sections.",
+                      source="/d/checklist.pdf", score=0.6, page=25, heading="Checklist > Version 3.8.0")
+    context = select_context("When was the base section removed?", [release], embedder.embed,
+                             embedder.count_tokens, budget=12)
+    assert context[0].excerpt.startswith("Released June, 2008. The base section has been removed.")
+
+
 # ---------------------------------------------------------------- with the real model and seeds
 def _events(seeded, question, history=()):
     return list(seeded.answerer.stream(question, ["default"], history))

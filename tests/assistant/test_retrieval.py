@@ -93,3 +93,18 @@ def test_languages_of_a_collection_follow_what_is_ingested_while_the_process_run
               "les fuites au responsable de permanence avant la fin de leur poste.\n")
     assert ingest(components, [_write(tmp_path / "fr", "securite.md", french)]).ok
     assert components.store.languages("default") == {"en", "fr"}
+
+
+def test_the_first_hit_of_each_ranking_keeps_a_place_in_the_results():
+    from assistant.retrieval import Retriever
+    from assistant.store import Passage
+
+    def passage(name):
+        return Passage(text=name, source=f"/d/{name}.md", score=0.0, collection="c", chunk_id=name)
+
+    a, b, c, d, z = (passage(n) for n in "abcdz")
+    dense, keyword = [a, b, c, d], [z, b, c]
+    fused = [b, c, a, d, z]  # z, BM25's first, fell behind passages both rankings hold
+    chosen = Retriever._keep_firsts(fused[:3], fused, [(1.0, dense), (0.75, keyword)], k=3)
+    assert [p.chunk_id for p in chosen] == ["b", "a", "z"]  # a: dense's first; z in place of c
+    assert Retriever._keep_firsts([b, c, a], fused, [(1.0, [b]), (0.75, [c])], k=3) == [b, c, a]

@@ -17,7 +17,7 @@ from assistant.models import judges_answerability
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.store import Passage
-from assistant.text import content_terms, detect_language, term_coverage
+from assistant.text import content_terms, detect_language, missing_terms, term_coverage
 
 REFUSALS = {
     "en": "The documents do not cover this question.",
@@ -299,7 +299,7 @@ class Answerer:
         messages = build_messages(standalone, context, language, unknown)
         prompt_tokens = sum(self.model.count_tokens(m["content"]) for m in messages) + 4 * len(messages)
         shown_text = " ".join(f"{passage_label(c.passage)} {c.excerpt}" for c in context)
-        missing = [t for t in rare if term_coverage([t], shown_text) == 0]
+        missing = missing_terms(list(rare), shown_text)
         checked = [c.passage for c in context]
         if missing and self.checks_rare_terms and not self.excerpts_answer(standalone, context, missing):
             text = REFUSALS[language]

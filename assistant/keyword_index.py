@@ -90,10 +90,6 @@ class KeywordIndex:
         with self._lock:
             return self._db.execute(f"SELECT count(*) FROM {self._ensure(collection)}_ids").fetchone()[0]
 
-    def unknown_terms(self, collection: str, terms: Sequence[str]) -> list[str]:
-        """The terms no chunk of the collection contains (after stemming and accent folding)."""
-        return [t for t, n in self.chunk_counts(collection, terms, limit=1).items() if n == 0]
-
     def chunk_counts(self, collection: str, terms: Sequence[str], limit: int) -> dict[str, int]:
         """How many chunks contain each term (after stemming and accent folding), counted up to
         `limit`: enough to tell a word the documents never or hardly use."""

@@ -66,12 +66,15 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(t for t in terms if t))
 
 
+def missing_terms(terms: list[str], text: str) -> list[str]:
+    """The terms the text does not contain, compared by their first five letters so that plurals
+    and inflections match ('compresser' finds 'compressed')."""
+    prefixes = {word[:5] for word in re.findall(r"[a-z0-9][a-z0-9_-]*", fold(text))}
+    return [t for t in terms if t[:5] not in prefixes]
 
 
 def term_coverage(terms: list[str], text: str) -> float:
-    """Share of the terms found in the text, by their first five letters, so that plurals and
-    inflections match ('compresser' finds 'compressed'). No terms: fully covered."""
+    """Share of the terms found in the text (see missing_terms). No terms: fully covered."""
     if not terms:
         return 1.0
-    prefixes = {word[:5] for word in re.findall(r"[a-z0-9][a-z0-9_-]*", fold(text))}
-    return sum(1 for t in terms if t[:5] in prefixes) / len(terms)
+    return (len(terms) - len(missing_terms(terms, text))) / len(terms)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.readers import UnreadableFile, UnsupportedFile, is_supported, read_file
+from assistant.passage import HeadingPath, MetadataKey
+from ingest.readers import DocumentReader, UnreadableFile, UnsupportedFile, is_supported, read_file, register
 from tests.conftest import SEEDS
 from tests.ingest import fixtures as fx
 
@@ -20,7 +21,7 @@ def texts(sections) -> str:
 
 
 def by_heading(sections) -> dict[str, str]:
-    return {s.heading: s.text for s in sections}
+    return {str(s.heading): s.text for s in sections}
 
 
 def reason(path: Path) -> str:
@@ -59,7 +60,8 @@ def test_pdf_headings_set_in_larger_type_become_the_heading_path_across_pages(tm
     pdf.output(str(path))
     sections = read_file(path)
     assert [(s.page, s.heading) for s in sections] == [
-        (1, "Travel Policy > Version 3.8.0"), (2, "Travel Policy > Version 3.8.0"), (2, "Travel Policy > Version 4.0")]
+        (1, HeadingPath(["Travel Policy", "Version 3.8.0"])), (2, HeadingPath(["Travel Policy", "Version 3.8.0"])),
+        (2, HeadingPath(["Travel Policy", "Version 4.0"]))]
     assert sections[0].text == "Released June, 2008.\nThe base section has been removed."
     assert sections[1].text == "Trains are booked in second class."
     assert "Version" not in " ".join(s.text for s in sections)
@@ -162,7 +164,8 @@ def test_docx_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
 # ---------------------------------------------------------------- PPTX
 def test_pptx_slide_numbers_titles_tables_groups_and_notes(tmp_path):
     sections = read_file(fx.write_pptx(tmp_path / "results.pptx"))
-    assert [(s.page, s.heading) for s in sections] == [(1, "Quarterly results"), (2, "Regional figures"), (3, "")]
+    assert [(s.page, s.heading) for s in sections] == [(1, HeadingPath(["Quarterly results"])),
+                                                       (2, HeadingPath(["Regional figures"])), (3, HeadingPath())]
     assert sections[0].text.splitlines() == ["Quarterly results", "Revenue grew 12 percent in the third quarter.",
                                              "Mention the new Lyon warehouse."]
     assert sections[1].text.splitlines() == ["Regional figures", "Region: North; Orders: 1200", "Region: South; Orders: 950",
@@ -174,7 +177,8 @@ def test_pptx_slide_numbers_titles_tables_groups_and_notes(tmp_path):
 @pytest.mark.parametrize("wrong_dimension", [False, True], ids=["xlsx", "xlsx-with-wrong-dimension-tag"])
 def test_xlsx_rows_carry_their_headers(tmp_path, wrong_dimension):
     sections = read_file(fx.write_xlsx(tmp_path / "budget.xlsx", wrong_dimension=wrong_dimension))
-    assert [s.heading for s in sections] == ["Budget", "Contacts"]  # the empty sheet gives nothing
+    # the empty sheet gives nothing
+    assert [s.heading for s in sections] == [HeadingPath(["Budget"]), HeadingPath(["Contacts"])]
     assert sections[0].text.splitlines() == [
         "Travel budget 2024",  # a title above the header is not a column name
         "Department: Sales; Budget: 12000; Approved on: 2024-03-01; Ratio: 0.25",
@@ -209,7 +213,7 @@ def test_html_keeps_visible_text_only_with_its_heading_path(tmp_path):
     path = tmp_path / "policy.html"
     path.write_text(fx.PAGE_HTML, encoding="utf-8")
     sections = read_file(path)
-    everything = texts(sections) + " ".join(s.heading for s in sections)
+    everything = texts(sections) + " ".join(str(s.heading) for s in sections)
     for marker in fx.INVISIBLE_MARKERS:
         assert marker not in everything, marker
     assert by_heading(sections) == {
@@ -268,6 +272,7 @@ def test_markdown_strips_front_matter_and_keeps_the_heading_path(tmp_path):
     path = tmp_path / "guide.md"
     path.write_text(MARKDOWN, encoding="utf-8")
     sections = read_file(path)
+    assert all(isinstance(s.heading, HeadingPath) for s in sections)
     assert "FRONT_MATTER" not in texts(sections)
     headings = by_heading(sections)
     assert list(headings) == ["", "Expenses Guide", "Expenses Guide > Meals", "Expenses Guide > Hotels",
@@ -283,7 +288,13 @@ def test_markdown_strips_front_matter_and_keeps_the_heading_path(tmp_path):
 def test_markdown_toml_front_matter_and_windows_line_ends(tmp_path):
     path = tmp_path / "hugo.md"
     path.write_bytes(b'+++\r\ntitle = "TOML_FRONT_MATTER"\r\n+++\r\n# Head\r\nbody text\r\n')
-    assert [(s.heading, s.text) for s in read_file(path)] == [("Head", "body text")]
+    assert [(s.heading, s.text) for s in read_file(path)] == [(HeadingPath(["Head"]), "body text")]
+
+
+def test_markdown_of_headings_only_keeps_them_as_text(tmp_path):
+    path = tmp_path / "outline.md"
+    path.write_text("# Leave policy\n\n## Part-time staff\n", encoding="utf-8")
+    assert [(s.text, s.heading) for s in read_file(path)] == [("Leave policy > Part-time staff", HeadingPath())]
 
 
 def test_markdown_thematic_break_is_not_front_matter(tmp_path):
@@ -333,7 +344,7 @@ def test_binary_content_named_txt_is_refused(tmp_path, content):
 def test_eml_subject_sender_date_and_body(tmp_path):
     path = fx.write_eml(tmp_path / "meeting.eml", "The budget meeting moves to Thursday 14:00.\nBring the figures.")
     [section] = read_file(path)
-    assert section.heading == "Réunion budget Q3"  # an RFC 2047 encoded subject, decoded
+    assert section.heading == HeadingPath(["Réunion budget Q3"])  # an RFC 2047 encoded subject, decoded
     lines = section.text.splitlines()
     assert lines[:4] == ["Subject: Réunion budget Q3", "From: Alice Martin <alice@example.com>",
                          "To: team@example.com", "Date: Thu, 14 Mar 2024 09:30:00 +0000"]
@@ -383,13 +394,113 @@ def test_os_errors_give_one_line_reasons_even_for_a_name_with_a_newline(tmp_path
     assert "directory" in message.lower() and "looks like" not in message
 
 
+# ---------------------------------------------------------------- the llama-index seam
+@pytest.fixture
+def registry_restored():
+    """A test may register readers; the next one finds the registry as the package left it."""
+    from ingest.readers.registry import READERS
+
+    saved = dict(READERS)
+    yield
+    READERS.clear()
+    READERS.update(saved)
+
+
+def test_document_reader_reads_for_simple_directory_reader_with_our_metadata(tmp_path):
+    from llama_index.core import SimpleDirectoryReader
+
+    pdf = fx.write_pdf(tmp_path / "guide.pdf", ["Arrive at 09:00 at reception.", "Badges open the lifts."])
+    markdown = tmp_path / "expenses.md"
+    markdown.write_text(MARKDOWN, encoding="utf-8")
+    ours = DocumentReader()
+    documents = SimpleDirectoryReader(input_files=[pdf, markdown],
+                                      file_extractor={".pdf": ours, ".md": ours}).load_data()
+
+    pages = [d for d in documents if d.metadata[MetadataKey.FILE_NAME] == "guide.pdf"]
+    assert [d.metadata[MetadataKey.PAGE] for d in pages] == [1, 2]
+    assert "Arrive at 09:00 at reception." in pages[0].text and "Badges open the lifts." in pages[1].text
+    for document in pages:
+        assert document.metadata[MetadataKey.SOURCE] == str(pdf)
+        assert document.metadata[MetadataKey.FILE_TYPE] == "pdf"  # the extension, not the MIME type
+        assert document.metadata[MetadataKey.HEADING] == ""
+        assert document.metadata["file_path"] == str(pdf)  # SimpleDirectoryReader's own metadata is kept
+
+    sections = [d for d in documents if d.metadata[MetadataKey.FILE_NAME] == "expenses.md"]
+    assert {d.metadata[MetadataKey.HEADING]: d.text for d in sections} == by_heading(read_file(markdown))
+    assert [d.metadata[MetadataKey.HEADING] for d in sections] == [
+        "", "Expenses Guide", "Expenses Guide > Meals", "Expenses Guide > Hotels", "Learn C# > C# tips"]
+    assert sections[4].text == "Use LINQ."
+    assert all(MetadataKey.PAGE not in d.metadata and d.metadata[MetadataKey.FILE_TYPE] == "md" for d in sections)
+    assert len(documents) == len(pages) + len(sections)
+
+
+def test_document_reader_raises_as_read_file_does(tmp_path):
+    path = tmp_path / "notes.xyz"
+    path.write_text("an unknown format")
+    with pytest.raises(UnsupportedFile):
+        DocumentReader().load_data(path)
+    (tmp_path / "photo.txt").write_bytes(fx.binary_bytes())
+    with pytest.raises(UnreadableFile, match="binary"):
+        DocumentReader().load_data(tmp_path / "photo.txt")
+
+
+def test_a_llama_index_reader_registered_for_an_extension_reads_it(tmp_path, registry_restored):
+    from llama_index.core.readers.json import JSONReader
+
+    path = tmp_path / "caps.jsonl"
+    path.write_text('{"city": "Paris", "hotel_cap": 180}\n{"city": "Lyon", "hotel_cap": 140}\n', encoding="utf-8")
+    assert not is_supported(path)
+    register(".jsonl")(JSONReader(is_jsonl=True, levels_back=0))
+    assert is_supported(path) and is_supported(tmp_path / "CAPS.JSONL")
+    assert [(s.text, s.page, s.heading) for s in read_file(path)] == [
+        ("city Paris\nhotel_cap 180", None, HeadingPath()), ("city Lyon\nhotel_cap 140", None, HeadingPath())]
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"city": "Paris",\n', encoding="utf-8")
+    assert reason(broken).startswith("cannot read JSONL (JSONDecodeError: ")  # its errors are wrapped as ours are
+
+
+@pytest.mark.parametrize("key", ["page_label", "page"])
+def test_a_llama_index_reader_replaces_ours_and_its_pages_come_through(tmp_path, registry_restored, key):
+    from llama_index.core import Document
+    from llama_index.core.readers.base import BaseReader
+
+    class FormFeedPages(BaseReader):
+        """Pages of a text file split at form feeds, as pdftotext writes them; a roman-numbered preface."""
+
+        def load_data(self, file, extra_info=None):
+            pages = Path(file).read_text(encoding="utf-8").split("\f")
+            numbers = ["i", *range(1, len(pages))]
+            return [Document(text=text, metadata={key: str(n) if key == "page_label" else n})
+                    for text, n in zip(pages, numbers)]
+
+    path = tmp_path / "report.txt"
+    path.write_text("Preface by the director.\fChapter one: arrivals.\f \fChapter two: departures.", encoding="utf-8")
+    register("txt")(FormFeedPages())
+    assert [(s.page, s.text, s.heading) for s in read_file(path)] == [
+        (None, "Preface by the director.", HeadingPath()),  # "i" is a label, not a page number
+        (1, "Chapter one: arrivals.", HeadingPath()),
+        (3, "Chapter two: departures.", HeadingPath())]  # the blank page 2 gives no section
+
+
+def test_registering_ours_back_restores_our_reader(tmp_path, registry_restored):
+    from ingest.readers import read_text
+
+    path = tmp_path / "note.txt"
+    path.write_text("One page\fand another.", encoding="utf-8")
+    register(".txt")(lambda p: [])
+    assert read_file(path) == []
+    register(".txt")(read_text)
+    assert texts(read_file(path)) == "One page\nand another."
+
+
 # ---------------------------------------------------------------- the seed documents
 def test_seed_pdf_has_two_pages_with_their_numbers():
     sections = read_file(SEEDS / "onboarding-guide.pdf")
     assert sorted({s.page for s in sections}) == [1, 2]
     first_page = [s for s in sections if s.page == 1]
-    assert any(s.heading.endswith("Part 1: Your First Day") for s in first_page)  # set in larger type
-    assert all("Part 2" not in s.text + s.heading for s in first_page)
+    assert any(str(s.heading).endswith("Part 1: Your First Day") for s in first_page)  # set in larger type
+    assert all("Part 2" not in s.text + str(s.heading) for s in first_page)
     assert any("extension 4357" in s.text for s in sections if s.page == 2)
 
 

@@ -1,43 +1,10 @@
 """Small language helpers shared by retrieval and answering: accent folding, stopwords (English
-and French), subject words of a question, and the question's language."""
+and French), subject words of a question. The language of a question or passage is in
+assistant.language."""
 from __future__ import annotations
 
 import re
 import unicodedata
-
-_FRENCH_WORDS = frozenset(
-    "le la les des du de un une est sont que qui quel quelle quels quelles comment pourquoi combien "
-    "pour avec dans sur au aux où je nous vous il elle ils elles ce cette ces mon ma mes notre nos "
-    "votre vos faut peut doit dois être avoir fait ont et ou pas ne se sa son ses leur leurs quand "
-    "quoi jours congés".split())
-
-
-def detect_language(text: str) -> str:
-    words = re.findall(r"[a-zàâäçéèêëîïôöùûüœ']+", text.lower())
-    words = [w.split("'")[-1] for w in words]
-    french = sum(1 for w in words if w in _FRENCH_WORDS)
-    accents = len(re.findall(r"[àâçéèêëîïôùûœ]", text.lower()))
-    if french >= 2 or (french >= 1 and accents >= 1) or accents >= 2:
-        return "fr"
-    return "en"
-
-_ENGLISH_WORDS = frozenset(
-    "the of and to in is are for with that this be on by as or from at an it not must should will which "
-    "may can have has your you we our get per all each when if do does who what how their they its into "
-    "than then there these those was were been also any more after before up out".split())
-
-
-def text_language(text: str) -> str | None:
-    """The language of a passage of prose ('en' or 'fr'), None when it is neither or too short."""
-    words = [w.split("'")[-1] for w in re.findall(r"[a-zàâäçéèêëîïôöùûüœ']+", text.lower())]
-    if len(words) < 8:
-        return None
-    french = sum(1 for w in words if w in _FRENCH_WORDS) / len(words)
-    english = sum(1 for w in words if w in _ENGLISH_WORDS) / len(words)
-    if max(french, english) < 0.05:
-        return None
-    return "fr" if french > english else "en"
-
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below

@@ -1,27 +1,30 @@
 """Model weights that ship in registry packages: locate, assemble, verify, load.
 
 Nothing here downloads. A packaged GGUF is either one file inside a package or split across
-numbered part packages; parts are joined once into ASSISTANT_HOME/models, and every load checks
-the file's sha256 so a truncated or tampered file is never run.
+numbered part packages; parts are joined once into ASSISTANT_HOME/models. The file's sha256 is
+checked when it is assembled (or first used), and a stamp next to it (`<name>.gguf.verified`)
+records the file's size, mtime, ctime and inode at that moment: later loads hash the file again
+only when one of those changed, so a truncated or tampered file is still never run, while an
+unchanged one costs a stat instead of hashing 0.1-1.1 GB on every start.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.errors import ModelError
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class ModelError(RuntimeError):
-    """A model is missing, incomplete or corrupt; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -121,14 +124,71 @@ def sha256_of(path: Path, chunk: int = 8 << 20) -> str:
     return digest.hexdigest()
 
 
-def _verify(path: Path, model: PackagedGGUF) -> None:
+def stamp_path(model: PackagedGGUF, models_path: Path) -> Path:
+    """Where the record of the model's last successful sha256 check lives. Always in models_path,
+    also for one-file packages loaded in place (site-packages may not be writable)."""
+    return models_path / f"{model.file_name}.verified"
+
+
+def _fingerprint(path: Path, st: os.stat_result | None = None) -> dict:
+    """What must stay the same for an earlier check to still hold. ctime and inode are in it too:
+    mtime can be set back by anyone who can write the file (touch -r), ctime cannot, and a file
+    replaced by another one has another inode."""
+    st = st or path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "ctime_ns": st.st_ctime_ns, "inode": st.st_ino, "device": st.st_dev}
+
+
+def _stamp_holds(path: Path, model: PackagedGGUF, stamp: Path) -> bool:
+    """Whether the stamp records a successful check of this model's expected bytes on this very
+    file, unchanged since. Missing, unreadable or corrupt: no."""
+    try:
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+        if not isinstance(recorded, dict):
+            return False
+        return (recorded.get("name") == model.name and recorded.get("sha256") == model.sha256
+                and {k: recorded.get(k) for k in ("path", "size", "mtime_ns", "ctime_ns", "inode", "device")}
+                == _fingerprint(path))
+    except (OSError, ValueError):
+        return False
+
+
+def _write_stamp(path: Path, model: PackagedGGUF, stamp: Path, fingerprint: dict) -> None:
+    """Record a successful check, atomically, readable by the owner only. A home that cannot be
+    written is not an error: the file is hashed again next time."""
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=stamp.parent, prefix=f".{stamp.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump({"name": model.name, "sha256": model.sha256, **fingerprint}, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, stamp)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        log.warning("could not record the sha256 check of %s in %s: %s", path, stamp, error)
+
+
+def _verify(path: Path, model: PackagedGGUF, stamp: Path) -> None:
+    """Refuse a file whose size or sha256 is not the model's; hash only when the stamp of an
+    earlier successful check does not match the file as it is now."""
     size = path.stat().st_size
     if size != model.size:
         raise ModelError(f"{path} has {size} bytes, expected {model.size}: delete it and run `assistant models install`")
+    if _stamp_holds(path, model, stamp):
+        return
+    before = _fingerprint(path)
     actual = sha256_of(path)
     if actual != model.sha256:
+        stamp.unlink(missing_ok=True)
         raise ModelError(f"{path} fails its sha256 check ({actual[:12]}… != {model.sha256[:12]}…): "
                          "delete it and run `assistant models install`")
+    if _fingerprint(path) == before:  # not written to while it was being hashed
+        _write_stamp(path, model, stamp, before)
 
 
 def assemble(model: PackagedGGUF, models_path: Path) -> Path:
@@ -156,11 +216,15 @@ def assemble(model: PackagedGGUF, models_path: Path) -> Path:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    # The bytes were hashed as they were written: record that, so the first load does not hash
+    # them a second time.
+    _write_stamp(target, model, stamp_path(model, models_path), _fingerprint(target))
     return target
 
 
 def llm_path(settings: Settings, verify: bool = True) -> Path:
-    """The GGUF the settings select, assembled if packaged, checked before it is used."""
+    """The GGUF the settings select, assembled if packaged, checked before it is used (its sha256
+    again only when the file changed since the last successful check)."""
     packaged = PACKAGED_LLMS.get(settings.llm_model)
     if packaged is None:
         path = Path(settings.llm_model).expanduser()
@@ -172,7 +236,7 @@ def llm_path(settings: Settings, verify: bool = True) -> Path:
         return path
     path = assemble(packaged, settings.models_path)
     if verify:
-        _verify(path, packaged)
+        _verify(path, packaged, stamp_path(packaged, settings.models_path))
     return path
 
 

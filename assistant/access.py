@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from assistant.errors import AccessError
+
 _ITERATIONS = 200_000
 _USER_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 ALL = "*"
-
-
-class AccessError(ValueError):
-    """A user-management request that cannot be done; the message says why."""
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Builds the parts from one Settings, each on first use, so a command pays only for what it uses
-(`search` never loads the language model; a refusal never waits for it)."""
+(`search` never loads the language model; a refusal never waits for it). Each part is made by the
+small factory of its own module; this is the only place that wires them together."""
 from __future__ import annotations
 
 from functools import cached_property
@@ -25,11 +26,9 @@ class Components:
 
     @cached_property
     def retriever(self):
-        from assistant.retrieval import RetrievalConfig, Retriever
+        from assistant.retrieval import build_retriever
 
-        return Retriever(self.store, self.embedder, RetrievalConfig(
-            hybrid=self.settings.hybrid_search, candidates=self.settings.retrieval_candidates,
-            keyword_weight=self.settings.keyword_weight, max_per_source=self.settings.max_passages_per_file))
+        return build_retriever(self.settings, self.store, self.embedder)
 
     @cached_property
     def chat_model(self):
@@ -40,8 +39,12 @@ class Components:
     @cached_property
     def answerer(self):
         from assistant.answer import Answerer
+        from assistant.models import judges_answerability
 
-        return Answerer(self.settings, self.retriever, lambda: self.chat_model)
+        mode = self.settings.check_rare_terms
+        return Answerer(self.settings, self.retriever, self.store.keywords, self.store.languages, self.embedder,
+                        lambda: self.chat_model,
+                        checks_rare_terms=mode == "on" or (mode == "auto" and judges_answerability(self.settings)))
 
     @cached_property
     def users(self):

@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from functools import cached_property
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import Field, PrivateAttr
 
 from assistant.models import embedding_path
 from assistant.settings import Settings
@@ -59,18 +61,35 @@ def _import_torch():
     return torch
 
 
-class Embedder:
-    """Turns texts into unit vectors (cosine similarity = dot product)."""
+class Embedder(BaseEmbedding):
+    """Turns texts into unit vectors (cosine similarity = dot product): a llama-index embedding,
+    so any llama-index component can use it; `embed` is the batch call ingest uses directly."""
+
+    model_path: Path
+    threads: int = Field(default_factory=available_cpus, description="for bulk embedding; short calls use one")
+    precision: Precision = "auto"
+    _loaded: Any = PrivateAttr(default=None)
 
     def __init__(self, model_path: Path, batch_size: int = 8, threads: int | None = None,
                  precision: Precision = "auto"):
-        self.model_path = model_path
-        self.batch_size = batch_size
-        self.threads = threads or available_cpus()  # for bulk embedding; short calls use one
-        self.precision = precision
+        super().__init__(model_name=Path(model_path).name, model_path=Path(model_path), embed_batch_size=batch_size,
+                         precision=precision, **({"threads": threads} if threads else {}))
 
-    @cached_property
+    @classmethod
+    def class_name(cls) -> str:
+        return "SentenceTransformerCPUEmbedding"
+
+    @property
+    def batch_size(self) -> int:
+        return self.embed_batch_size
+
+    @property
     def _model(self):
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+    def _load(self):
         torch = _import_torch()
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
@@ -113,12 +132,22 @@ class Embedder:
 
         bulk = sum(map(len, texts)) >= _BULK_CHARS
         torch.set_num_threads(self.threads if bulk else 1)
-        vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+        vectors = model.encode(list(texts), batch_size=self.embed_batch_size, normalize_embeddings=True,
                                convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()
 
-    def embed_query(self, text: str) -> list[float]:
+    # llama-index's interface, on the same measured call.
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
         return self.embed([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.embed(texts)
 
 
 def _token_embeddings_to_float32(module, args, features):

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from assistant.errors import EvaluationError
+
 REFUSAL_PATTERNS = [
     r"\b(don't|do not|doesn't|does not|can't|cannot|can not|couldn't|could not|am unable to|unable to|was unable to)\s+"
     r"(know|find|locate|answer|determine|say|tell|see|provide|identify)",
@@ -39,10 +41,6 @@ REFUSAL_PATTERNS = [
     r"\b(introuvable|impossible de (r[ée]pondre|trouver|d[ée]terminer))\b",
 ]
 _REFUSAL = [re.compile(p, re.I) for p in REFUSAL_PATTERNS]
-
-
-class EvaluationError(ValueError):
-    """The questions file cannot be used; the message says where."""
 
 
 def normalise(text: str) -> str:

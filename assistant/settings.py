@@ -13,12 +13,10 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from assistant.errors import SettingsError
+
 ENV_PREFIX = "ASSISTANT_"
 SETTINGS_FILE_NAME = "settings.toml"
-
-
-class SettingsError(ValueError):
-    """A settings file or variable the user wrote is wrong; the message says which and why."""
 
 
 def default_home() -> Path:
@@ -39,17 +37,18 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=resolve_home, description="Where collections, models and the manifest live.")
 
     # --- language model
-    llm_backend: Literal["llama_cpp", "openai"] = Field(
-        "llama_cpp", description="llama_cpp runs the GGUF in-process; openai talks to an OpenAI-compatible server.")
+    llm_backend: Literal["llama_cpp", "openai", "ollama"] = Field(
+        "llama_cpp", description="llama_cpp runs the GGUF in-process; openai talks to an OpenAI-compatible server "
+                                 "(vLLM, llama.cpp's server); ollama to an Ollama server (the ollama extra).")
     llm_model: str = Field(
         "qwen2.5-coder-1.5b",
         description="A packaged model name (see `assistant models list`) or the path of a .gguf file of your own.")
     llm_threads: int = Field(2, ge=1, description="CPU threads for llama.cpp.")
     llm_context: int = Field(4096, ge=512, description="Context window in tokens.")
     llm_max_tokens: int = Field(200, ge=16, description="Longest answer in tokens.")
-    llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
-    llm_flash_attention: bool = True
-    llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (llm_backend=openai).")
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature of answers (checks and rewrites use 0).")
+    llm_flash_attention: bool = Field(True, description="Flash attention in llama.cpp (off by default there; faster prompts on CPU).")
+    llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="The model server's endpoint (llm_backend=openai or ollama).")
     llm_api_key: str = Field("", description="Key for the OpenAI-compatible endpoint, if it wants one.")
 
     # --- embeddings
@@ -59,17 +58,18 @@ class Settings(BaseSettings):
         8, ge=1, description="Texts per forward pass: small batches pad less (measured best at 4-8, bench/DECISIONS.md).")
 
     # --- vector store
-    chroma_mode: Literal["embedded", "server"] = "embedded"
-    chroma_host: str = "127.0.0.1"
-    chroma_port: int = 8000
+    chroma_mode: Literal["embedded", "server"] = Field(
+        "embedded", description="embedded: Chroma in this process under ASSISTANT_HOME/chroma; server: a Chroma server.")
+    chroma_host: str = Field("127.0.0.1", description="Chroma server address (chroma_mode=server).")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port (chroma_mode=server).")
 
     # --- ingestion
     chunk_tokens: int = Field(200, ge=32, le=256, description="Chunk size in embedder word pieces (MiniLM sees 256).")
-    chunk_overlap: int = Field(30, ge=0)
+    chunk_overlap: int = Field(30, ge=0, description="Word pieces shared by consecutive chunks (at most a quarter of a chunk).")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with a reason.")
 
     # --- retrieval and answers
-    default_collection: str = "default"
+    default_collection: str = Field("default", description="The collection used when a command or the UI names none.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for an answer.")
     context_tokens: int = Field(
         160, ge=32, le=3000,
@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         description="Below confident_relevance, the share of the question's subject words the passages must contain.")
 
     # --- web UI
-    ui_host: str = "127.0.0.1"
+    ui_host: str = Field("127.0.0.1", description="Address the web UI binds; any other than loopback needs users.")
     ui_port: int = Field(7860, ge=1, le=65535)
     ui_require_login: bool = Field(False, description="Ask for a login even on 127.0.0.1.")
 

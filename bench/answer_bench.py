@@ -185,16 +185,13 @@ def main(argv=None):
 def run(args, home: Path) -> None:
     from assistant.components import Components
     from assistant.settings import load_settings
-    from ingest.manifest import Manifest
-    from ingest.pipeline import IngestPipeline
+    from ingest.service import IngestService
 
     settings = load_settings(home=home)
     components = Components(settings)
     collection = "bench"
     if not components.store.has_collection(collection):
-        manifest = Manifest(settings.manifest_path)
-        report = IngestPipeline(settings, components.store, components.embedder, manifest).run([Path(args.corpus)], collection)
-        manifest.close()
+        report = IngestService(components).ingest([Path(args.corpus)], collection)
         print(f"ingested {len(report.added)} files, {report.chunks_embedded} chunks in {report.seconds:.1f}s")
     questions = [json.loads(line) for line in open(args.questions, encoding="utf-8") if line.strip()]
     questions = questions[: args.limit] if args.limit else questions

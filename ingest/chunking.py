@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from assistant.passage import HeadingPath
 from ingest.readers import Section
 
 
@@ -15,12 +16,12 @@ from ingest.readers import Section
 class Chunk:
     text: str
     page: int | None
-    heading: str
+    heading: HeadingPath
     index: int  # position within its file
 
     def embedding_text(self, title: str) -> str:
         """What is embedded: the file title and heading path give a passage its context."""
-        context = " > ".join(part for part in (title, self.heading) if part)
+        context = str(HeadingPath((title, *self.heading)))
         return f"{context}\n{self.text}" if context else self.text
 
 
@@ -29,7 +30,6 @@ class Chunker:
                  tokenize: Callable[[str], list] | None = None):
         from llama_index.core.node_parser import SentenceSplitter
 
-        self._count = count_tokens
         # Heading context is prepended at embedding time; leave it room inside the window.
         self._splitter = SentenceSplitter(chunk_size=chunk_tokens, chunk_overlap=min(overlap, chunk_tokens // 4),
                                           tokenizer=tokenize or (lambda text: [0] * count_tokens(text)),

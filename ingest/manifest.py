@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from assistant.errors import UsageError
+
 SCHEMA = [
     # version 1
     """
@@ -45,7 +47,7 @@ SCHEMA = [
 ]
 
 
-class CollectionBusy(RuntimeError):
+class CollectionBusy(UsageError):
     """Another process is writing this collection right now."""
 
 

@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
+from llama_index.core.schema import TextNode
+
 from assistant.embedding import Embedder
+from assistant.passage import HeadingPath, MetadataKey, chunk_metadata, page_of
 from assistant.settings import Settings
 from assistant.store import Store, check_collection_name
 from ingest.chunking import Chunk, Chunker
@@ -62,10 +65,6 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.interrupted
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.failed or self.repaired)
 
     def as_json(self) -> dict:
         return {
@@ -346,29 +345,26 @@ class IngestPipeline:
                          if file_type(Path(r.path)) == kind and r.path != candidate.path), None)
         if original is None or not original.chunk_ids:
             return False
-        stored = self.store.get(collection, original.chunk_ids, with_embeddings=True)
-        if len(stored["ids"]) != len(original.chunk_ids):
+        stored = self.store.nodes(collection, original.chunk_ids, with_embeddings=True)
+        if len(stored) != len(original.chunk_ids):
             log.warning("stored chunks of %s are incomplete; embedding %s anew", original.path, candidate.path)
             return False
-        rows = sorted(zip(stored["documents"], stored["metadatas"], stored["embeddings"]),
-                      key=lambda row: int((row[1] or {}).get("chunk_index", 0)))
+        stored.sort(key=lambda node: int(node.metadata.get(MetadataKey.CHUNK_INDEX, 0)))
         candidate.vectors, candidate.metas = [], []
-        for text, meta, vector in rows:
-            meta = meta or {}
-            chunk = Chunk(text=text, page=meta.get("page"), heading=meta.get("heading", ""),
-                          index=int(meta.get("chunk_index", len(candidate.chunks))))
+        for node in stored:
+            chunk = Chunk(text=node.text, page=page_of(node.metadata),
+                          heading=HeadingPath.parse(node.metadata.get(MetadataKey.HEADING)),
+                          index=int(node.metadata.get(MetadataKey.CHUNK_INDEX, len(candidate.chunks))))
             candidate.chunks.append(chunk)
-            candidate.vectors.append([float(x) for x in vector])
+            candidate.vectors.append(node.embedding)
             candidate.metas.append(self._metadata(candidate, chunk))
         return True
 
     def _metadata(self, candidate: _Candidate, chunk: Chunk) -> dict:
-        meta = {"source": candidate.path, "file_name": os.path.basename(candidate.path),
-                "file_type": file_type(Path(candidate.path)), "heading": chunk.heading,
-                "mtime": candidate.mtime, "chunk_index": chunk.index, "content_hash": candidate.content_hash}
-        if chunk.page is not None:
-            meta["page"] = chunk.page
-        return meta
+        return chunk_metadata(source=candidate.path, file_name=os.path.basename(candidate.path),
+                              file_type=file_type(Path(candidate.path)), heading=chunk.heading,
+                              mtime=candidate.mtime, chunk_index=chunk.index, content_hash=candidate.content_hash,
+                              page=chunk.page)
 
     def _write(self, waiting: list[_Candidate], collection: str, report: IngestReport, progress: Progress) -> None:
         """Embed what needs it, then write every waiting file in one crash-safe step."""
@@ -393,10 +389,9 @@ class IngestPipeline:
         ids = {c.path: c.ids for c in waiting}
         self.manifest.begin(collection, [PendingWrite(c.path, c.content_hash, c.size, c.mtime, ids[c.path],
                                                       c.checked_at) for c in waiting])
-        self.store.upsert(collection, [i for c in waiting for i in ids[c.path]],
-                          [v for c in waiting for v in c.vectors],
-                          [chunk.text for c in waiting for chunk in c.chunks],
-                          [m for c in waiting for m in c.metas])
+        self.store.upsert(collection, [
+            TextNode(id_=node_id, text=chunk.text, metadata=meta, embedding=vector)
+            for c in waiting for node_id, chunk, meta, vector in zip(ids[c.path], c.chunks, c.metas, c.vectors)])
         stale = [i for c in waiting if c.previous is not None
                  for i in sorted(set(c.previous.chunk_ids) - set(ids[c.path]))]
         self.store.delete(collection, stale)

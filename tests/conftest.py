@@ -89,15 +89,9 @@ def components_for(home_path: Path, embedder=None, **overrides):
 
 
 def ingest(components, paths, collection="default"):
-    from ingest.manifest import Manifest
-    from ingest.pipeline import IngestPipeline
+    from ingest.service import IngestService
 
-    manifest = Manifest(components.settings.manifest_path)
-    try:
-        return IngestPipeline(components.settings, components.store, components.embedder, manifest).run(
-            [Path(p) for p in paths], collection)
-    finally:
-        manifest.close()
+    return IngestService(components).ingest([Path(p) for p in paths], collection)
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +102,16 @@ def seeded(tmp_path_factory, shared_models_dir, embedder):
     report = ingest(components, [SEEDS])
     assert report.ok, report.failed
     return components
+
+
+def chroma_rows(store, collection: str, ids=None, with_embeddings: bool = False) -> dict:
+    """What Chroma itself holds for these ids, or for all (not what our code says it wrote)."""
+    include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+    return store.chroma_collection(collection).get(ids=None if ids is None else list(ids), include=include)
+
+
+def chroma_ids(store, collection: str) -> list[str]:
+    return store.chroma_collection(collection).get(include=[])["ids"]
 
 
 def run_cli(*args, home: Path, timeout=600, env_extra=None, netlog: Path | None = None, wrapper=()):

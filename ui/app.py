@@ -15,8 +15,9 @@ from typing import Iterator
 
 import assistant  # noqa: F401  (network doors closed before gradio is imported)
 from assistant.access import LOCAL_ADMIN, User
-from assistant.answer import Finished, SourcesFound, TextDelta, Turn, passage_label
+from assistant.answer import Finished, SourcesFound, TextDelta, Turn
 from assistant.components import Components
+from assistant.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ INTRO = ("Ask about your company's documents. Answers come from a model running 
          "and cite the passages they use; nothing leaves the premises.")
 
 
-class UIConfigError(ValueError):
+class UIConfigError(UsageError):
     """The UI cannot start as configured; the message says what to change."""
 
 
@@ -59,7 +60,7 @@ def render_sources(passages, heading: str = "Sources") -> str:
         snippet = " ".join(passage.text.split())
         short = snippet[:220] + ("…" if len(snippet) > 220 else "")
         items.append(
-            f"<details class='source'><summary><b>[{number}] {html.escape(passage_label(passage))}</b>"
+            f"<details class='source'><summary><b>[{number}] {html.escape(passage.label())}</b>"
             f" — {html.escape(short)}</summary><p>{html.escape(snippet)}</p>"
             f"<p><small>{html.escape(passage.source)}</small></p></details>")
     return f"\n\n**{heading}**\n\n" + "\n".join(items)

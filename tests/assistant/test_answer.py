@@ -1,19 +1,12 @@
 """Answers cite the passages they use, or admit the documents do not cover the question."""
 import pytest
 
-from assistant.answer import (
-    REFUSALS,
-    CitationStreamFilter,
-    Finished,
-    SourcesFound,
-    TextDelta,
-    Turn,
-    build_messages,
-    clean_citations,
-    detect_language,
-)
-from assistant.context import ContextPassage, select_context
-from assistant.store import Passage
+from assistant.answer import REFUSALS, Finished, SourcesFound, TextDelta, Turn
+from assistant.answer.citations import CitationStreamFilter, clean_citations
+from assistant.answer.excerpts import Excerpt, select_context, split_sentences
+from assistant.answer.prompts import answer_messages
+from assistant.language import detect_language
+from tests.fakes import make_passage as Passage
 
 
 def test_markers_that_name_no_passage_are_removed_and_valid_ones_kept_in_order():
@@ -36,11 +29,17 @@ def test_question_language_is_detected():
     assert detect_language("What does the nocheck tag in DEB_BUILD_OPTIONS mean?") == "en"
 
 
+def test_french_sentences_are_split_before_accented_capitals():
+    text = "Le mot de passe change tous les 90 jours. À la connexion, le badge est exigé. Élise valide les accès."
+    assert split_sentences(text) == ["Le mot de passe change tous les 90 jours.",
+                                     "À la connexion, le badge est exigé.", "Élise valide les accès."]
+
+
 def test_prompt_numbers_excerpts_with_file_and_page():
     passages = [Passage(text="Arrive at 09:00.", source="/d/onboarding-guide.pdf", score=0.7, page=1),
                 Passage(text="Training within 5 days.", source="/d/onboarding-guide.pdf", score=0.6, page=2)]
-    context = [ContextPassage(p, p.text) for p in passages]
-    user = build_messages("When do I arrive?", context, "fr")[1]["content"]
+    context = [Excerpt(p, p.text) for p in passages]
+    user = answer_messages("When do I arrive?", context, "fr")[1].content
     assert "[1] (onboarding-guide.pdf, page 1) Arrive at 09:00." in user
     assert "[2] (onboarding-guide.pdf, page 2) Training within 5 days." in user
     assert "Answer in French" in user
@@ -54,10 +53,10 @@ def test_context_keeps_the_sentences_that_answer_within_the_budget(embedder):
                     source="/d/hr.md", score=0.5)
     context = select_context("How many days of annual leave do full-time employees get?", [leave, other],
                              embedder.embed, embedder.count_tokens, budget=30)
-    shown = " ".join(c.excerpt for c in context)
+    shown = " ".join(c.text for c in context)
     assert "25 days of paid annual leave" in shown
     assert "canteen" not in shown and "bicycles" not in shown
-    assert sum(embedder.count_tokens(c.excerpt) for c in context) <= 40
+    assert sum(embedder.count_tokens(c.text) for c in context) <= 40
 
 
 def test_a_sentence_several_documents_repeat_is_shown_once_leaving_room_for_the_answer(embedder):
@@ -68,7 +67,7 @@ def test_a_sentence_several_documents_repeat_is_shown_once_leaving_room_for_the_
     context = select_context("Where is the licence installed, and may that file be compressed?",
                              [archive, source, docs], embedder.embed, embedder.count_tokens,
                              budget=2 * embedder.count_tokens(rule) + 12)
-    shown = " ".join(c.excerpt for c in context)
+    shown = " ".join(c.text for c in context)
     assert shown.count(rule) == 1
     assert "This file must not be compressed." in shown
 
@@ -79,7 +78,7 @@ def test_the_short_opening_line_of_a_passage_goes_with_its_sentence(embedder):
                       source="/d/checklist.pdf", score=0.6, page=25, heading="Checklist > Version 3.8.0")
     context = select_context("When was the base section removed?", [release], embedder.embed,
                              embedder.count_tokens, budget=12)
-    assert context[0].excerpt.startswith("Released June, 2008. The base section has been removed.")
+    assert context[0].text.startswith("Released June, 2008. The base section has been removed.")
 
 
 # ---------------------------------------------------------------- with the real model and seeds

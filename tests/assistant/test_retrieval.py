@@ -72,6 +72,8 @@ def test_only_the_collections_given_are_searched(tmp_path, home, embedder):
 
 
 def test_words_the_documents_never_or_hardly_use_are_reported_for_the_best_phrasing(tmp_path, home, embedder):
+    from assistant.answer.evidence import rare_terms
+
     components = components_for(home, embedder)
     assert ingest(components, [_write(tmp_path / "d", "leave.md",
                                       "# Leave\nFull-time employees get 25 days of paid annual leave.\n")]).ok
@@ -80,10 +82,8 @@ def test_words_the_documents_never_or_hardly_use_are_reported_for_the_best_phras
         {"employees": 1, "leaves": 1, "salary": 0, "bonus": 0}
     phrasings = ["Quel est le salaire annuel ?", "What is the annual salary?"]
     # One chunk: 0.2% of it is no chunk, so only the words it never uses are rare.
-    assert components.answerer.rare_terms(phrasings, ["default"]) == {"salary": 0}
-    components.settings = components.settings.model_copy(update={"rare_term_share": 1.0})
-    del components.answerer
-    assert components.answerer.rare_terms(phrasings, ["default"]) == {"annual": 1, "salary": 0}
+    assert rare_terms(keywords, phrasings, ["default"], rare_share=0.002) == {"salary": 0}
+    assert rare_terms(keywords, phrasings, ["default"], rare_share=1.0) == {"annual": 1, "salary": 0}
 
 
 def test_languages_of_a_collection_follow_what_is_ingested_while_the_process_runs(tmp_path, home, embedder):
@@ -97,15 +97,15 @@ def test_languages_of_a_collection_follow_what_is_ingested_while_the_process_run
 
 
 def test_the_first_hit_of_each_ranking_keeps_a_place_in_the_results():
-    from assistant.retrieval import Retriever
-    from assistant.store import Passage
+    from assistant.retrieval import HybridRetriever
+    from tests.fakes import make_passage
 
     def passage(name):
-        return Passage(text=name, source=f"/d/{name}.md", score=0.0, collection="c", chunk_id=name)
+        return make_passage(name, f"/d/{name}.md", collection="c", chunk_id=name)
 
     a, b, c, d, z = (passage(n) for n in "abcdz")
     dense, keyword = [a, b, c, d], [z, b, c]
     fused = [b, c, a, d, z]  # z, BM25's first, fell behind passages both rankings hold
-    chosen = Retriever._keep_firsts(fused[:3], fused, [(1.0, dense), (0.75, keyword)], k=3)
+    chosen = HybridRetriever._keep_firsts(fused[:3], fused, [(1.0, dense), (0.75, keyword)], k=3)
     assert [p.chunk_id for p in chosen] == ["b", "a", "z"]  # a: dense's first; z in place of c
-    assert Retriever._keep_firsts([b, c, a], fused, [(1.0, [b]), (0.75, [c])], k=3) == [b, c, a]
+    assert HybridRetriever._keep_firsts([b, c, a], fused, [(1.0, [b]), (0.75, [c])], k=3) == [b, c, a]

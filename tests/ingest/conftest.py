@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ASSISTANT, NETGUARD
+from tests.conftest import ASSISTANT, NETGUARD, chroma_ids, chroma_rows
 
 WORDS = ("budget invoice travel policy laptop security backup holiday contract supplier meeting "
          "quarter report training onboarding payroll audit server network printer office badge "
@@ -68,10 +68,10 @@ def age(paths, seconds: float = 3600) -> None:
 # ------------------------------------------------------------------ what is stored
 def stored(store, collection: str) -> dict[str, tuple[str, dict]]:
     """Every chunk of the collection in Chroma: id -> (document, metadata)."""
-    ids = store.all_ids(collection)
+    ids = chroma_ids(store, collection)
     if not ids:
         return {}
-    got = store.get(collection, ids)
+    got = chroma_rows(store, collection, ids)
     return {i: (doc, meta) for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
 
 
@@ -148,7 +148,7 @@ def dying(self, *args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return original(self, *args, **kwargs)
 setattr(manifest.Manifest, step, dying)
-from assistant.cli import main
+from ui.cli import main
 sys.exit(main(sys.argv[3:]))
 """
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import components_for, ingest
+from tests.conftest import chroma_ids, chroma_rows, components_for, ingest
 from tests.ingest import fixtures as fx
 
 MAX_FILE_MB = 1.0  # the zip bomb is ~0.6 MB on disk: under the limit, so the reader has to catch it
@@ -67,8 +67,8 @@ def build_folder(folder: Path, monkeypatch) -> Path:
 
 
 def stored_sources(components, collection: str = "default") -> dict[str, str]:
-    ids = components.store.all_ids(collection)
-    stored = components.store.get(collection, ids)
+    ids = chroma_ids(components.store, collection)
+    stored = chroma_rows(components.store, collection, ids)
     sources: dict[str, str] = {}
     for text, meta in zip(stored["documents"], stored["metadatas"]):
         sources[meta["source"]] = sources.get(meta["source"], "") + text

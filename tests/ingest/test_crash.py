@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import components_for, make_home
+from tests.conftest import chroma_rows, components_for, make_home
 from tests.ingest.conftest import (assert_consistent, markdown_document, run_assistant, run_cli_killed_at,
                                    start_cli, write_corpus)
 
@@ -77,7 +77,7 @@ def snapshot(home: Path):
     components = components_for(home)
     chunks, rows = assert_consistent(components.store, components.settings.manifest_path, COLLECTION)
     ids = sorted(chunks)
-    vectors = components.store.get(COLLECTION, ids, with_embeddings=True)
+    vectors = chroma_rows(components.store, COLLECTION, ids, with_embeddings=True)
     by_id = {i: [float(x) for x in v] for i, v in zip(vectors["ids"], vectors["embeddings"])}
     return chunks, rows, by_id
 

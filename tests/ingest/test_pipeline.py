@@ -12,7 +12,7 @@ import pytest
 
 from ingest.manifest import CollectionBusy, Manifest
 from ingest.pipeline import IngestPipeline
-from tests.conftest import components_for, ingest
+from tests.conftest import chroma_ids, chroma_rows, components_for, ingest
 from tests.ingest.conftest import age, assert_consistent, document, manifest_rows, stored, write_corpus
 
 COLLECTION = "docs"
@@ -99,7 +99,7 @@ def test_a_changed_file_has_its_old_chunks_replaced(components, tmp_path):
            {i: c for i, c in after.items() if c[1]["source"] != str(changed)}
 
     # ... and the new text is what a search finds.
-    hits = components.store.query(COLLECTION, components.embedder.embed_query("zeppelin hangar in Lyon"), 3)
+    hits = components.store.query(COLLECTION, components.embedder.get_query_embedding("zeppelin hangar in Lyon"), 3)
     assert hits[0].source == str(changed) and "zeppelin" in hits[0].text
 
 
@@ -145,7 +145,7 @@ def test_renamed_and_copied_files_are_not_embedded_again(components, tmp_path):
     corpus = tmp_path / "corpus"
     files = write_corpus(corpus, 4)
     ingest(components, [corpus], COLLECTION)
-    before = components.store.get(COLLECTION, components.store.all_ids(COLLECTION), with_embeddings=True)
+    before = chroma_rows(components.store, COLLECTION, chroma_ids(components.store, COLLECTION), with_embeddings=True)
     vector_of = {doc: list(vec) for doc, vec in zip(before["documents"], before["embeddings"])}
     renamed_from, copied_from = files[0], files[1]
     old_texts = texts_of(stored(components.store, COLLECTION), renamed_from)
@@ -166,7 +166,7 @@ def test_renamed_and_copied_files_are_not_embedded_again(components, tmp_path):
     chunks, rows = assert_consistent(components.store, components.settings.manifest_path, COLLECTION)
     assert texts_of(chunks, renamed) == old_texts and texts_of(chunks, renamed_from) == []
     assert texts_of(chunks, copy) == copy_texts == texts_of(chunks, copied_from)
-    after = components.store.get(COLLECTION, rows[str(copy)]["chunk_ids"], with_embeddings=True)
+    after = chroma_rows(components.store, COLLECTION, rows[str(copy)]["chunk_ids"], with_embeddings=True)
     for doc, meta, vector in zip(after["documents"], after["metadatas"], after["embeddings"]):
         assert meta["source"] == str(copy) and meta["file_name"] == "copy of doc.txt"
         assert list(vector) == pytest.approx(vector_of[doc])

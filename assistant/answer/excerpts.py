@@ -11,14 +11,17 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from assistant.store import Passage
+from assistant.passage import Passage
 from assistant.text import content_terms, term_coverage
 
 MIN_SENTENCE_SCORE = 0.2
 RELATIVE_SENTENCE_SCORE = 0.5
 LEAD_LINE_WORDS = 6
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[«-])|\n+")
+# A sentence starts with a capital, accented ones included (É, À and Ç open French sentences), a
+# digit, or an opening quote or bracket.
+_SENTENCE_START = "A-Z0-9\u00C0-\u00D6\u00D8-\u00DE\u0152\"'(\\[«-"
+_SENTENCE_END = re.compile(rf"(?<=[.!?])\s+(?=[{_SENTENCE_START}])|\n+")
 
 
 # A line break inside a paragraph is only wrapping; one before a list item, heading, table row or
@@ -38,15 +41,15 @@ def split_sentences(text: str) -> list[str]:
 
 
 @dataclass
-class ContextPassage:
+class Excerpt:
     """A retrieved passage and the part of it the prompt shows."""
     passage: Passage
-    excerpt: str
+    text: str
 
 
 def select_context(question: str, passages: Sequence[Passage], embed: Callable[[list[str]], list[list[float]]],
                    count_tokens: Callable[[str], int], budget: int,
-                   alternatives: Sequence[str] = ()) -> list[ContextPassage]:
+                   alternatives: Sequence[str] = ()) -> list[Excerpt]:
     """Pick sentences by meaning (cosine to the question or its translation) and words (shared
     subject terms) until the token budget is spent; keep each passage's sentences in order."""
     import numpy as np
@@ -119,5 +122,5 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
             gap = previous is not None and position != previous + 1
             text += (" … " if gap else " ") + sentence
             previous = position
-        result.append(ContextPassage(passages[p_index], text.strip()))
+        result.append(Excerpt(passages[p_index], text.strip()))
     return result

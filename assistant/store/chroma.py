@@ -6,45 +6,18 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from assistant.keyword_index import KeywordIndex
+from llama_index.core.schema import TextNode
+
+from assistant.errors import CollectionNotFound, StoreError
+from assistant.passage import Passage
 from assistant.settings import Settings
+from assistant.store.keywords import KeywordIndex
 
 log = logging.getLogger(__name__)
 
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
-
-
-class StoreError(RuntimeError):
-    """A store problem the user can fix (unknown collection, bad name, server down)."""
-
-
-class CollectionNotFound(StoreError):
-    pass
-
-
-@dataclass
-class Passage:
-    """One retrieved chunk, with what a citation needs."""
-
-    text: str
-    source: str
-    score: float  # the ranking score (fused rank score in hybrid search), higher is better
-    page: int | None = None
-    heading: str = ""
-    collection: str = ""
-    chunk_id: str = ""
-    metadata: dict = field(default_factory=dict)
-    similarity: float = 0.0  # cosine similarity to the query: the evidence measure for refusals
-
-    @property
-    def file_name(self) -> str:
-        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
-
-    def as_json(self) -> dict:
-        return {"source": self.source, "page": self.page, "score": round(self.score, 4), "text": self.text}
 
 
 def check_collection_name(name: str) -> str:
@@ -99,18 +72,18 @@ class Store:
     def count(self, name: str) -> int:
         return self._collection(name).count()
 
-    def upsert(self, name: str, ids: Sequence[str], embeddings: Sequence[Sequence[float]],
-               texts: Sequence[str], metadatas: Sequence[dict]) -> None:
-        if not ids:
+    def upsert(self, name: str, nodes: Sequence[TextNode]) -> None:
+        """Write nodes (id, text, flat metadata, embedding) to Chroma and the keyword index."""
+        if not nodes:
             return
         collection = self._collection(name, create=True)
         # Chroma caps one call's batch; stay well under it.
         step = 2000
-        for start in range(0, len(ids), step):
-            end = start + step
-            collection.upsert(ids=list(ids[start:end]), embeddings=list(embeddings[start:end]),
-                              documents=list(texts[start:end]), metadatas=list(metadatas[start:end]))
-        self.keywords.upsert(name, ids, texts)
+        for start in range(0, len(nodes), step):
+            batch = nodes[start:start + step]
+            collection.upsert(ids=[n.node_id for n in batch], embeddings=[n.embedding for n in batch],
+                              documents=[n.text for n in batch], metadatas=[n.metadata for n in batch])
+        self.keywords.upsert(name, [n.node_id for n in nodes], [n.text for n in nodes])
 
     def delete(self, name: str, ids: Iterable[str]) -> None:
         ids = list(ids)
@@ -120,17 +93,14 @@ class Store:
                 collection.delete(ids=ids[start:start + 2000])
             self.keywords.delete(name, ids)
 
-    def existing_ids(self, name: str, ids: Sequence[str]) -> set[str]:
-        if not ids or not self.has_collection(name):
-            return set()
-        return set(self._collection(name).get(ids=list(ids), include=[])["ids"])
-
-    def get(self, name: str, ids: Sequence[str], with_embeddings: bool = False) -> dict:
+    def nodes(self, name: str, ids: Sequence[str], with_embeddings: bool = False) -> list[TextNode]:
+        """Stored chunks as nodes, in Chroma's order; ids it does not hold are left out."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-        return self._collection(name).get(ids=list(ids), include=include)
-
-    def all_ids(self, name: str) -> list[str]:
-        return self._collection(name).get(include=[])["ids"]
+        stored = self._collection(name).get(ids=list(ids), include=include)
+        vectors = stored["embeddings"] if with_embeddings else [None] * len(stored["ids"])
+        return [TextNode(id_=chunk_id, text=text, metadata=meta or {},
+                         embedding=None if vector is None else [float(x) for x in vector])
+                for chunk_id, text, meta, vector in zip(stored["ids"], stored["documents"], stored["metadatas"], vectors)]
 
     def languages(self, name: str, sample: int = 2000) -> set[str]:
         """Languages of the collection's prose, from a sample of its chunks spread over the whole
@@ -140,7 +110,7 @@ class Store:
         size = collection.count()
         cached = self._languages.get(name)
         if cached is None or cached[0] != size:
-            from assistant.text import text_language
+            from assistant.language import text_language
 
             slices = 4 if size > sample else 1
             documents = []
@@ -159,7 +129,7 @@ class Store:
         stored = self._collection(name).get(ids=[chunk_id for chunk_id, _ in hits], include=["documents", "metadatas"])
         by_id = {chunk_id: (text, meta) for chunk_id, text, meta in zip(stored["ids"], stored["documents"],
                                                                          stored["metadatas"])}
-        return [passage_from_record(chunk_id, by_id[chunk_id][0], by_id[chunk_id][1] or {}, score, name)
+        return [Passage.from_record(chunk_id, by_id[chunk_id][0], by_id[chunk_id][1], score, name)
                 for chunk_id, score in hits if chunk_id in by_id]
 
     def embeddings(self, name: str, ids: Sequence[str]) -> dict[str, list[float]]:
@@ -194,17 +164,8 @@ class Store:
         for chunk_id, text, meta, distance in zip(result["ids"][0], result["documents"][0],
                                                   result["metadatas"][0], result["distances"][0]):
             similarity = 1.0 - float(distance)
-            passage = passage_from_record(chunk_id, text, meta or {}, similarity, name)
-            passage.similarity = similarity
-            passages.append(passage)
+            passages.append(Passage.from_record(chunk_id, text, meta, similarity, name, similarity))
         return passages
-
-
-def passage_from_record(chunk_id: str, text: str, meta: dict, score: float, collection: str) -> Passage:
-    page = meta.get("page")
-    return Passage(text=text, source=str(meta.get("source", "")), score=score,
-                   page=int(page) if isinstance(page, (int, float)) and page >= 1 else None,
-                   heading=str(meta.get("heading", "")), collection=collection, chunk_id=chunk_id, metadata=meta)
 
 
 def build_store(settings: Settings) -> Store:

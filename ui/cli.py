@@ -1,5 +1,6 @@
-"""`assistant`: the command line, a thin face over the core. The only module that knows ingest,
-ui and assistant together."""
+"""`assistant`: the command line, a face like the web app: it parses arguments, calls the ingest
+service or the core, and prints. Errors a user can cause (assistant.errors) become one line and
+an exit status."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,8 @@ import sys
 from pathlib import Path
 
 import assistant  # noqa: F401  (network doors closed before anything heavy)
-from assistant.settings import Settings, SettingsError, load_settings
+from assistant.errors import AssistantError, UsageError
+from assistant.settings import Settings, load_settings
 
 DESCRIPTION = """\
 Private document-chat assistant: ask questions about your own documents, answered by an open
@@ -54,10 +56,6 @@ with its reason on stderr), 2 for a usage error such as a missing path or a busy
 log = logging.getLogger("assistant")
 
 
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, exit status 2."""
-
-
 # ------------------------------------------------------------------ helpers
 def _settings(args) -> Settings:
     overrides = {}
@@ -72,6 +70,12 @@ def _components(args):
     return Components(_settings(args))
 
 
+def _service(args):
+    from ingest.service import IngestService
+
+    return IngestService(_components(args))
+
+
 def _collection(args, settings: Settings) -> str:
     return args.collection or settings.default_collection
 
@@ -83,11 +87,9 @@ def _print_json(obj) -> None:
 
 
 def _source_line(number: int, passage) -> str:
-    from assistant.answer import passage_label
-
     snippet = " ".join(passage.text.split())
     snippet = snippet[:160] + ("…" if len(snippet) > 160 else "")
-    return f"[{number}] {passage_label(passage)}  (score {passage.score:.2f})\n    {passage.source}\n    {snippet}"
+    return f"[{number}] {passage.label()}  (score {passage.score:.2f})\n    {passage.source}\n    {snippet}"
 
 
 # ------------------------------------------------------------------ ingest
@@ -182,38 +184,27 @@ def _stop_on_signals():
 def cmd_ingest(args) -> int:
     missing = [p for p in args.paths if not os.path.lexists(p)]
     if missing:
-        raise UserError(f"no such file or folder: {', '.join(missing)}")
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
     if args.interval <= 0:
-        raise UserError("--interval must be a positive number of seconds")
-    from ingest.manifest import CollectionBusy, Manifest
-    from ingest.pipeline import IngestPipeline
-
-    components = _components(args)
-    settings = components.settings
-    collection = _collection(args, settings)
+        raise UsageError("--interval must be a positive number of seconds")
+    service = _service(args)
+    collection = _collection(args, service.components.settings)
     paths = [Path(p) for p in args.paths]
-    manifest = Manifest(settings.manifest_path)
     stop, restore_signals = _stop_on_signals()
     try:
-        pipeline = IngestPipeline(settings, components.store, components.embedder, manifest)
         if args.watch:
-            return _watch(args, pipeline, paths, collection, stop)
-        report = pipeline.run(paths, collection, progress=_TerminalProgress(sys.stderr.isatty()),
-                              remove_missing=not args.keep_missing, should_stop=stop.is_set)
-    except CollectionBusy as e:
-        raise UserError(str(e)) from None
+            return _watch(args, service, paths, collection, stop)
+        report = service.ingest(paths, collection, progress=_TerminalProgress(sys.stderr.isatty()),
+                                remove_missing=not args.keep_missing, should_stop=stop.is_set)
     finally:
         restore_signals()
-        manifest.close()
     _print_ingest_report(report, args.json)
     if report.interrupted:
         return 130
     return 0 if report.ok else 1
 
 
-def _watch(args, pipeline, paths, collection, stop) -> int:
-    from ingest.watch import watch
-
+def _watch(args, service, paths, collection, stop) -> int:
     state = {"failed": None}
 
     def on_report(report, number):
@@ -228,9 +219,9 @@ def _watch(args, pipeline, paths, collection, stop) -> int:
 
     print(f"watching {', '.join(str(p) for p in paths)} for collection {collection}, every {args.interval:g} s "
           "(Ctrl-C to stop)", file=sys.stderr)
-    watch(pipeline, paths, collection, interval=args.interval, stop=stop, on_report=on_report,
-          remove_missing=not args.keep_missing, progress=lambda: _TerminalProgress(sys.stderr.isatty()),
-          on_busy=on_busy)
+    service.watch(paths, collection, interval=args.interval, stop=stop, on_report=on_report,
+                  remove_missing=not args.keep_missing, progress=lambda: _TerminalProgress(sys.stderr.isatty()),
+                  on_busy=on_busy)
     print("assistant: stopped watching", file=sys.stderr)
     return 0
 
@@ -314,7 +305,7 @@ def cmd_chat(args) -> int:
 
 # ------------------------------------------------------------------ ui
 def cmd_ui(args) -> int:
-    from ui.app import UIConfigError, serve
+    from ui.app import serve
 
     settings = _settings(args)
     overrides = {}
@@ -325,41 +316,21 @@ def cmd_ui(args) -> int:
     settings = settings.model_copy(update=overrides)
     from assistant.components import Components
 
-    try:
-        serve(Components(settings))
-    except UIConfigError as e:
-        raise UserError(str(e)) from None
+    serve(Components(settings))
     return 0
 
 
 # ------------------------------------------------------------------ eval
 def cmd_eval(args) -> int:
-    import tempfile
-
-    from assistant.components import Components
-    from assistant.evaluation import EvaluationError, evaluate, load_questions
-    from ingest.manifest import Manifest
-    from ingest.pipeline import IngestPipeline
+    from assistant.evaluation import evaluate, load_questions
+    from ingest.service import IngestService, throwaway_home
 
     if not Path(args.corpus).is_dir():
-        raise UserError(f"no such folder: {args.corpus}")
-    try:
-        questions = load_questions(Path(args.questions))
-    except EvaluationError as e:
-        raise UserError(str(e)) from None
-    settings = _settings(args)
-    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as scratch:
-        # A throwaway home with the user's settings; the assembled model is shared, not copied.
-        home = Path(scratch)
-        if settings.models_path.is_dir():
-            (home / "models").symlink_to(settings.models_path, target_is_directory=True)
-        components = Components(settings.model_copy(update={"home": home}))
-        manifest = Manifest(components.settings.manifest_path)
-        try:
-            report = IngestPipeline(components.settings, components.store, components.embedder, manifest).run(
-                [Path(args.corpus)], "eval", progress=_TerminalProgress(sys.stderr.isatty()))
-        finally:
-            manifest.close()
+        raise UsageError(f"no such folder: {args.corpus}")
+    questions = load_questions(Path(args.questions))
+    with throwaway_home(_settings(args)) as components:
+        report = IngestService(components).ingest([Path(args.corpus)], "eval",
+                                                  progress=_TerminalProgress(sys.stderr.isatty()))
         for path, reason in report.failed:
             print(f"failed: {path}: {reason}", file=sys.stderr)
 
@@ -401,16 +372,7 @@ def cmd_models_install(args) -> int:
 
 
 def cmd_collections_list(args) -> int:
-    from ingest.manifest import Manifest
-
-    components = _components(args)
-    store = components.store
-    manifest = Manifest(components.settings.manifest_path)
-    try:
-        rows = [{"name": name, "chunks": store.count(name), "files": manifest.file_count(name)}
-                for name in store.collection_names()]
-    finally:
-        manifest.close()
+    rows = [summary.__dict__ for summary in _service(args).collections()]
     if args.json:
         _print_json({"collections": rows})
     else:
@@ -422,41 +384,15 @@ def cmd_collections_list(args) -> int:
 
 
 def cmd_collections_delete(args) -> int:
-    from assistant.store import CollectionNotFound, check_collection_name
-    from ingest.manifest import CollectionBusy, Manifest
-
-    check_collection_name(args.name)
-    components = _components(args)
-    manifest = Manifest(components.settings.manifest_path)
-    try:
-        with manifest.lock(args.name):
-            # Rows first marked pending: a kill half-way leaves rows the next ingest repairs.
-            manifest.begin_collection_removal(args.name)
-            try:
-                components.store.delete_collection(args.name)
-            except CollectionNotFound:
-                if not manifest.file_count(args.name):
-                    raise
-            manifest.remove_collection(args.name)
-    except CollectionBusy as e:
-        raise UserError(str(e)) from None
-    finally:
-        manifest.close()
+    _service(args).delete_collection(args.name)
     print(f"deleted collection {args.name}")
     return 0
 
 
 def cmd_sources_list(args) -> int:
-    from ingest.manifest import Manifest
-
-    components = _components(args)
-    collection = _collection(args, components.settings)
-    components.store.require(collection)
-    manifest = Manifest(components.settings.manifest_path)
-    try:
-        records = sorted(manifest.files(collection).values(), key=lambda r: r.path)
-    finally:
-        manifest.close()
+    service = _service(args)
+    collection = _collection(args, service.components.settings)
+    records = service.sources(collection)
     if args.json:
         _print_json({"collection": collection, "sources": [
             {"path": r.path, "chunks": len(r.chunk_ids), "sha256": r.content_hash, "size": r.size,
@@ -471,30 +407,14 @@ def cmd_sources_list(args) -> int:
 
 
 def cmd_sources_remove(args) -> int:
-    from ingest.manifest import CollectionBusy, Manifest
-    from ingest.pipeline import IngestPipeline
-
-    components = _components(args)
-    collection = _collection(args, components.settings)
-    components.store.require(collection)
-    manifest = Manifest(components.settings.manifest_path)
-    removed, not_found = [], []
-    try:
-        pipeline = IngestPipeline(components.settings, components.store, components.embedder, manifest)
-        for path in args.paths:
-            paths = pipeline.remove_source(collection, os.path.abspath(path))
-            removed.extend(paths)
-            if not paths:
-                not_found.append(path)
-    except CollectionBusy as e:
-        raise UserError(str(e)) from None
-    finally:
-        manifest.close()
+    service = _service(args)
+    collection = _collection(args, service.components.settings)
+    removed, not_found = service.remove_sources(collection, args.paths)
     for path in removed:
         print(f"removed: {path}")
     print(f"removed {len(removed)} file(s) from {collection}")
     if not_found:
-        raise UserError(f"not in collection {collection}: {', '.join(not_found)}")
+        raise UsageError(f"not in collection {collection}: {', '.join(not_found)}")
     return 0
 
 
@@ -651,11 +571,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.access import AccessError
-    from assistant.llm import LLMError
-    from assistant.models import ModelError
-    from assistant.store import StoreError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -664,12 +579,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
         return args.handler(args)
-    except (UserError, SettingsError, AccessError, StoreError) as e:
+    except AssistantError as e:
         print(f"assistant: error: {e}", file=sys.stderr)
-        return 2
-    except (ModelError, LLMError) as e:
-        print(f"assistant: error: {e}", file=sys.stderr)
-        return 3
+        return e.exit_status
     except KeyboardInterrupt:
         print("assistant: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,154 @@
+"""Questions -> grounded, cited, streamed answers (or an honest "the documents do not cover this").
+
+Order of events for one question: the sources are known first (retrieval is fast), then the
+model's text streams, then the final answer with its citations checked against the prompt.
+Small models both invent and over-refuse, so the refusal is decided from retrieval evidence
+before the model is asked, and citations are mapped from what was retrieved, never trusted raw.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol, Sequence
+
+from assistant.answer import prompts
+from assistant.answer.citations import CitationStreamFilter, clean_citations
+from assistant.answer.events import Answer, Event, Finished, SourcesFound, TextDelta, Turn
+from assistant.answer.evidence import REFUSALS, KeywordStatistics, has_evidence, looks_like_refusal, rare_terms
+from assistant.answer.excerpts import Excerpt, select_context
+from assistant.language import Language, detect_language
+from assistant.llm import ChatModel
+from assistant.passage import Passage
+from assistant.settings import Settings
+from assistant.text import missing_terms
+
+
+def first_line(reply: str) -> str:
+    """The first line of a rewrite or translation, without the quotes small models put around it."""
+    line = next((line for line in reply.splitlines() if line.strip()), "")
+    return line.strip().strip('"').strip()
+
+
+class PassageSearch(Protocol):
+    """Retrieval with the access boundary: only `collections` are searched."""
+
+    def search(self, query: str, collections: Sequence[str], k: int, alternatives: Sequence[str] = ()) -> list[Passage]: ...
+
+
+class TextEncoder(Protocol):
+    """What excerpt selection needs of the embedder."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@dataclass
+class Answerer:
+    settings: Settings
+    retriever: PassageSearch
+    keywords: KeywordStatistics
+    # The languages of a collection's prose: whether a question must also be searched in translation.
+    collection_languages: Callable[[str], set[Language]]
+    encoder: TextEncoder
+    # The model is loaded only when an answer needs it: a refusal from retrieval never waits for it.
+    chat_model: Callable[[], ChatModel]
+    # Whether the model can tell "said in other words" from "not said" (assistant.models).
+    checks_rare_terms: bool = True
+    _model: ChatModel | None = field(default=None, init=False, repr=False)
+
+    @property
+    def model(self) -> ChatModel:
+        if self._model is None:
+            self._model = self.chat_model()
+        return self._model
+
+    def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up ("and for part-time staff?") rewritten with its conversation, for retrieval."""
+        if not history:
+            return question
+        rewritten = first_line(self.model.reply(prompts.condense_messages(question, history), max_tokens=64))
+        if not rewritten or len(rewritten) > 4 * len(question) + 200:
+            return f"{history[-1].question} {question}"
+        return rewritten
+
+    def excerpts_answer(self, question: str, excerpts: Sequence[Excerpt], missing: Sequence[str]) -> bool:
+        """Whether the excerpts state the answer in other words than the missing subject words.
+        Asked with the answer's own prompt up to the question, so llama.cpp reuses that prefix."""
+        reply = self.model.reply(prompts.other_words_messages(question, excerpts, missing), max_tokens=3)
+        return not reply.lower().startswith("no")
+
+    def translations(self, question: str, language: Language, collections: Sequence[str]) -> list[str]:
+        """The question in the collections' other language, when they hold one: the embedder is
+        English-only and BM25 matches words, so a French question finds French text and the
+        other way round."""
+        present = set().union(*(self.collection_languages(c) for c in collections)) if collections else set()
+        translations = []
+        for other in sorted(present - {language}):
+            text = first_line(self.model.reply(prompts.translate_messages(question, other), max_tokens=80))
+            # A small model sometimes answers instead of translating: an answer is rarely the length of the question.
+            if text and text.lower() != question.lower() and 0.4 * len(question) < len(text) < 3 * len(question) + 40:
+                translations.append(text)
+        return translations
+
+    def _evidence(self, phrasings: Sequence[str], retrieved: Sequence[Passage]) -> list[Passage]:
+        s = self.settings
+        evidence = [p for p in retrieved if p.similarity >= s.min_relevance]
+        if not has_evidence(phrasings, evidence, s.min_relevance, s.confident_relevance, s.min_term_coverage):
+            return []
+        return evidence
+
+    def stream(self, question: str, collections: Sequence[str], history: Sequence[Turn] = ()) -> Iterator[Event]:
+        s = self.settings
+        language = detect_language(question)
+        standalone = self.standalone_question(question, history)
+        alternatives = self.translations(standalone, language, collections) if s.translate_queries else []
+        retrieved = self.retriever.search(standalone, collections, s.top_k, alternatives)
+        evidence = self._evidence([standalone, *alternatives], retrieved)
+        yield SourcesFound(evidence, standalone)
+
+        def refusal(checked: list[Passage], prompt_tokens: int = 0) -> Iterator[Event]:
+            text = REFUSALS[language]
+            yield TextDelta(text)
+            # The passages checked stay listed: the reader can see what was looked at, and open it.
+            yield Finished(Answer(question, text, checked, retrieved, True, language, standalone, prompt_tokens))
+
+        if not evidence:
+            yield from refusal([])
+            return
+        # The prompt leads with what is closest in meaning to the question in any of its phrasings.
+        by_similarity = sorted(evidence, key=lambda p: p.similarity, reverse=True)
+        excerpts = select_context(standalone, by_similarity, self.encoder.embed, self.encoder.count_tokens,
+                                  s.context_tokens, alternatives)
+        rare = rare_terms(self.keywords, [standalone, *alternatives], collections, s.rare_term_share)
+        unknown = [t for t, n in rare.items() if n == 0] if s.flag_unknown_terms else []
+        messages = prompts.answer_messages(standalone, excerpts, language, unknown)
+        prompt_tokens = prompts.prompt_tokens(messages, self.model.count_tokens)
+        shown_text = " ".join(f"{e.passage.label()} {e.text}" for e in excerpts)
+        missing = missing_terms(list(rare), shown_text)
+        checked = [e.passage for e in excerpts]
+        if missing and self.checks_rare_terms and not self.excerpts_answer(standalone, excerpts, missing):
+            yield from refusal(checked, prompt_tokens)
+            return
+        stream_filter = CitationStreamFilter(len(excerpts))
+        raw = []
+        for piece in self.model.stream(messages, s.llm_max_tokens, s.llm_temperature):
+            raw.append(piece)
+            shown = stream_filter.feed(piece)
+            if shown:
+                yield TextDelta(shown)
+        tail = stream_filter.flush()
+        if tail:
+            yield TextDelta(tail)
+        text, cited = clean_citations("".join(raw), len(excerpts))
+        refused = not cited and looks_like_refusal(text)
+        if not text:  # nothing said, or only markers that name no excerpt
+            text, refused = REFUSALS[language], True
+            yield TextDelta(text)
+        sources = [checked[n - 1] for n in cited] or checked
+        yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens))
+
+    def ask(self, question: str, collections: Sequence[str], history: Sequence[Turn] = ()) -> Answer:
+        for event in self.stream(question, collections, history):
+            if isinstance(event, Finished):
+                return event.answer
+        raise AssertionError("stream ended without an answer")

@@ -1,0 +1,78 @@
+"""Every message the model is sent, built in one place.
+
+The system prompt leads every answer prompt, and the excerpts + question block is shared by the
+answer and the rare-word check, so llama.cpp evaluates that prefix once per question
+(bench/DECISIONS.md: the wait before the first word is set by the prompt's length).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from assistant.answer.events import Turn
+from assistant.answer.excerpts import Excerpt
+from assistant.language import LANGUAGE_NAMES, Language
+from assistant.llm import ChatMessage, system, user
+
+SYSTEM_PROMPT = (
+    "You answer staff questions about company documents using only the numbered excerpts given. "
+    "Answer in one or two sentences with the exact facts the excerpts state (numbers, names, commands), "
+    "and cite the excerpts you use by number, like [1]. "
+    "The excerpts may be related to the question without answering it: then say that the documents do not "
+    "cover the question, and do not use your own knowledge."
+)
+
+TRANSLATE_PROMPT = "You are a translator. Translate the text the user gives into {language}. Do not answer it. Reply with the translation only."
+
+CONDENSE_PROMPT = (
+    "Rewrite the user's last question so that it can be understood without the conversation. "
+    "Keep the language of the last question. Reply with the rewritten question only."
+)
+
+# A follow-up is rewritten from the last turns only: older ones rarely matter and cost prompt time.
+HISTORY_TURNS = 2
+HISTORY_ANSWER_CHARS = 300
+
+
+def question_with_excerpts(question: str, excerpts: Sequence[Excerpt]) -> str:
+    """The part of the prompt every model call about one question shares."""
+    # The innermost heading names what an excerpt is about; the whole path would cost the wait
+    # of ~50 more prompt tokens per question (bench/DECISIONS.md).
+    numbered = "\n".join(f"[{i}] ({e.passage.label(headings=1)}) {e.text}" for i, e in enumerate(excerpts, 1))
+    return f"Excerpts:\n{numbered}\n\nQuestion: {question}"
+
+
+def answer_messages(question: str, excerpts: Sequence[Excerpt], language: Language,
+                    unknown_terms: Sequence[str] = ()) -> list[ChatMessage]:
+    note = (f"\nNote: the documents never mention {', '.join(repr(t) for t in unknown_terms)}."
+            if unknown_terms else "")
+    return [system(SYSTEM_PROMPT),
+            user(f"{question_with_excerpts(question, excerpts)}{note}\nAnswer in {LANGUAGE_NAMES[language]}.")]
+
+
+def other_words_messages(question: str, excerpts: Sequence[Excerpt], missing: Sequence[str]) -> list[ChatMessage]:
+    """Asks whether the excerpts state the answer in other words than the missing subject words.
+    A small model says "yes" to "do the excerpts answer?" almost always; told which words are
+    absent it tells "said differently" from "not said" (bench/DECISIONS.md)."""
+    words = ", ".join(repr(t) for t in missing)
+    absent = (f"The word {words} is not in the excerpts." if len(missing) == 1
+              else f"The words {words} are not in the excerpts.")
+    return [system(SYSTEM_PROMPT),
+            user(f"{question_with_excerpts(question, excerpts)}\n{absent} "
+                 "Do they state the answer in other words? Reply yes or no.")]
+
+
+def condense_messages(question: str, history: Sequence[Turn]) -> list[ChatMessage]:
+    recent = history[-HISTORY_TURNS:]
+    conversation = "\n".join(f"User: {t.question}\nAssistant: {t.answer[:HISTORY_ANSWER_CHARS]}" for t in recent)
+    return [system(CONDENSE_PROMPT),
+            user(f"Conversation:\n{conversation}\n\nLast question: {question}\n\nRewritten question:")]
+
+
+def translate_messages(question: str, language: Language) -> list[ChatMessage]:
+    name = LANGUAGE_NAMES[language]
+    return [system(TRANSLATE_PROMPT.format(language=name)), user(f"Translate into {name}:\n\n{question}")]
+
+
+def prompt_tokens(messages: Sequence[ChatMessage], count_tokens) -> int:
+    """What the model reads before its first word, with ~4 tokens of chat markup per message."""
+    return sum(count_tokens(m.content or "") for m in messages) + 4 * len(messages)

@@ -1,0 +1,110 @@
+"""The one place that opens the ingest manifest and runs the pipeline with it: ingest, watch,
+remove a source, delete a collection, list what is stored, and the throwaway home an evaluation
+ingests into. The CLI, the web upload and the tests all go through here, so the wiring (and its
+closing) is written once."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from assistant.components import Components
+from assistant.errors import CollectionNotFound
+from assistant.settings import Settings
+from assistant.store import check_collection_name
+from ingest.manifest import FileRecord, Manifest
+from ingest.pipeline import IngestPipeline, IngestReport, Progress
+from ingest.watch import watch
+
+
+@dataclass
+class CollectionSummary:
+    name: str
+    files: int
+    chunks: int
+
+
+class IngestService:
+    def __init__(self, components: Components):
+        self.components = components
+
+    @contextlib.contextmanager
+    def _manifest(self) -> Iterator[Manifest]:
+        manifest = Manifest(self.components.settings.manifest_path)
+        try:
+            yield manifest
+        finally:
+            manifest.close()
+
+    @contextlib.contextmanager
+    def _pipeline(self) -> Iterator[IngestPipeline]:
+        with self._manifest() as manifest:
+            c = self.components
+            yield IngestPipeline(c.settings, c.store, c.embedder, manifest)
+
+    def ingest(self, paths: Iterable[Path], collection: str, progress: Progress | None = None,
+               remove_missing: bool = True, should_stop: Callable[[], bool] | None = None) -> IngestReport:
+        """Bring `collection` in line with the files under `paths` (see IngestPipeline.run)."""
+        with self._pipeline() as pipeline:
+            return pipeline.run([Path(p) for p in paths], collection, progress=progress,
+                                remove_missing=remove_missing, should_stop=should_stop)
+
+    def watch(self, paths: Iterable[Path], collection: str, *, interval: float, stop: threading.Event,
+              on_report: Callable[[IngestReport, int], None], remove_missing: bool = True,
+              progress: Callable[[], Progress] | None = None, on_busy: Callable[[str], None] | None = None,
+              max_rounds: int | None = None) -> int:
+        with self._pipeline() as pipeline:
+            return watch(pipeline, [Path(p) for p in paths], collection, interval=interval, stop=stop,
+                         on_report=on_report, remove_missing=remove_missing, progress=progress, on_busy=on_busy,
+                         max_rounds=max_rounds)
+
+    def remove_sources(self, collection: str, paths: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Remove files (or every file under a folder) from a collection: (removed, not found)."""
+        self.components.store.require(collection)
+        removed, not_found = [], []
+        with self._pipeline() as pipeline:
+            for path in paths:
+                gone = pipeline.remove_source(collection, os.path.abspath(path))
+                removed.extend(gone)
+                if not gone:
+                    not_found.append(path)
+        return removed, not_found
+
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection and its manifest rows, crash-safe: the rows are first marked
+        pending, so a kill half-way leaves rows the next ingest repairs."""
+        check_collection_name(name)
+        with self._manifest() as manifest, manifest.lock(name):
+            manifest.begin_collection_removal(name)
+            try:
+                self.components.store.delete_collection(name)
+            except CollectionNotFound:
+                if not manifest.file_count(name):
+                    raise
+            manifest.remove_collection(name)
+
+    def collections(self) -> list[CollectionSummary]:
+        store = self.components.store
+        with self._manifest() as manifest:
+            return [CollectionSummary(name, manifest.file_count(name), store.count(name))
+                    for name in store.collection_names()]
+
+    def sources(self, collection: str) -> list[FileRecord]:
+        self.components.store.require(collection)
+        with self._manifest() as manifest:
+            return sorted(manifest.files(collection).values(), key=lambda r: r.path)
+
+
+@contextlib.contextmanager
+def throwaway_home(settings: Settings) -> Iterator[Components]:
+    """Components over a temporary ASSISTANT_HOME with the user's settings, for an evaluation:
+    the user's collections are not touched, and the assembled model is shared, not copied."""
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as scratch:
+        home = Path(scratch)
+        if settings.models_path.is_dir():
+            (home / "models").symlink_to(settings.models_path, target_is_directory=True)
+        yield Components(settings.model_copy(update={"home": home}))

@@ -11,8 +11,16 @@ TEST_MODEL  ?= qwen2.5-coder-0.5b
 PIP         := $(BIN)/pip --disable-pip-version-check
 # The CPU build of torch: it lies on these machines' disk, and any other version pulls a CUDA build.
 TORCH       := torch==2.13.0
+# llama-cpp-python ships no binary wheel: pip compiles llama.cpp for this CPU (6-13 min on 2 cores).
+# Without AMX: CPUs that report AMX tiles inside a VM can fault on the first tile instruction
+# (seen: a general protection fault in ldtilecfg on every prompt of more than one token). The
+# wheel is kept outside the clone, so the next clone on this machine installs it in seconds; a
+# cached wheel of pip's own could be one built with AMX.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CPP_CFLAGS  := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_WHEELS      := $(HOME)/.cache/private-assistant/wheels/llama-cpp-no-amx
 
-.PHONY: run test bench install install-test models clean-venv
+.PHONY: run test bench docs install install-test models clean-venv
 
 run: install $(VENV)/.model-$(MODEL)
 	ASSISTANT_LLM_MODEL=$(MODEL) $(BIN)/assistant models install
@@ -26,6 +34,10 @@ bench: install-test $(VENV)/.model-$(MODEL)
 	$(PIP) install -q -e '.[bench]'
 	ASSISTANT_LLM_MODEL=$(MODEL) $(BIN)/python bench/run.py
 
+# Regenerates the command table in README.md, docs/cli.md and docs/settings.md from the code.
+docs: install-test
+	$(BIN)/python -m cogapp -r README.md docs/cli.md docs/settings.md
+
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test /usr/bin/chromium
@@ -34,6 +46,10 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install $(TORCH)
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CFLAGS="$(LLAMA_CPP_CFLAGS)" CXXFLAGS="$(LLAMA_CPP_CFLAGS)" \
+	  $(PIP) wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(PIP) install --no-deps $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	$(PIP) install -e .
 	touch $@
 

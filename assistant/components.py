@@ -47,7 +47,7 @@ class Components:
                         checks_rare_terms=mode == "on" or (mode == "auto" and judges_answerability(self.settings)))
 
     @cached_property
-    def users(self):
-        from assistant.access import UserDirectory
+    def accounts(self):
+        from assistant.accounts import build_accounts
 
-        return UserDirectory(self.settings.users_path)
+        return build_accounts(self.settings)

@@ -77,7 +77,10 @@ class LlamaCppLLM(CustomLLM):
                            model_name=os.path.basename(self.model_path))
 
     def count_tokens(self, text: str) -> int:
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        # What is counted is message text (excerpts, questions), never chat markup: parsed without
+        # special tokens, as text it is (answer/sanitise.py breaks any marker in it before it is
+        # sent, so the rendered prompt tokenizes it the same way). The markup is estimated apart.
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _limits(self, kwargs: dict) -> dict:
         return {"max_tokens": kwargs.get("max_tokens", self.max_tokens),
@@ -191,7 +194,7 @@ def build_llm(settings: Settings) -> LLM:
                 raise _missing("openai", "pip install -e . (llama-index-llms-openai-like)", e) from e
             # max_tokens stays unset on the object: set, it would override every call's own limit.
             return OpenAILike(model=settings.llm_model, api_base=settings.llm_base_url,
-                              api_key=settings.llm_api_key or "unused", is_chat_model=True,
+                              api_key=settings.llm_api_key.get_secret_value() or "unused", is_chat_model=True,
                               context_window=settings.llm_context, temperature=settings.llm_temperature,
                               max_tokens=None, timeout=300.0, max_retries=0)
         case "ollama":

@@ -3,6 +3,7 @@
     excerpts.py   the sentences of the retrieved passages the model reads
     evidence.py   whether retrieval found something to stand on; the refusal texts
     prompts.py    every message sent to the model
+    sanitise.py   chat-template tokens in documents and questions made inert
     citations.py  [n] markers checked against the numbered excerpts
     events.py     what a question yields: sources, text, the finished answer
     answerer.py   the order of all of the above for one question

@@ -3,6 +3,11 @@
 The system prompt leads every answer prompt, and the excerpts + question block is shared by the
 answer and the rare-word check, so llama.cpp evaluates that prefix once per question
 (bench/DECISIONS.md: the wait before the first word is set by the prompt's length).
+
+Excerpts, headings, questions and earlier answers are text from documents and users: every
+message built here passes `sanitise.neutralise` whole, so none of it can carry a chat-template
+token into the prompt (`<|im_start|>system` in a document would otherwise open a system turn).
+The instructions written here hold no such token, so neutralising them changes nothing.
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Sequence
 
 from assistant.answer.events import Turn
 from assistant.answer.excerpts import Excerpt
+from assistant.answer.sanitise import neutralise
 from assistant.language import LANGUAGE_NAMES, Language
 from assistant.llm import ChatMessage, system, user
 
@@ -33,6 +39,11 @@ HISTORY_TURNS = 2
 HISTORY_ANSWER_CHARS = 300
 
 
+def _messages(instructions: str, request: str) -> list[ChatMessage]:
+    # Whole messages, not the fields one by one: a field added later cannot be forgotten.
+    return [system(neutralise(instructions)), user(neutralise(request))]
+
+
 def question_with_excerpts(question: str, excerpts: Sequence[Excerpt]) -> str:
     """The part of the prompt every model call about one question shares."""
     # The innermost heading names what an excerpt is about; the whole path would cost the wait
@@ -45,8 +56,8 @@ def answer_messages(question: str, excerpts: Sequence[Excerpt], language: Langua
                     unknown_terms: Sequence[str] = ()) -> list[ChatMessage]:
     note = (f"\nNote: the documents never mention {', '.join(repr(t) for t in unknown_terms)}."
             if unknown_terms else "")
-    return [system(SYSTEM_PROMPT),
-            user(f"{question_with_excerpts(question, excerpts)}{note}\nAnswer in {LANGUAGE_NAMES[language]}.")]
+    return _messages(SYSTEM_PROMPT,
+                     f"{question_with_excerpts(question, excerpts)}{note}\nAnswer in {LANGUAGE_NAMES[language]}.")
 
 
 def other_words_messages(question: str, excerpts: Sequence[Excerpt], missing: Sequence[str]) -> list[ChatMessage]:
@@ -56,21 +67,20 @@ def other_words_messages(question: str, excerpts: Sequence[Excerpt], missing: Se
     words = ", ".join(repr(t) for t in missing)
     absent = (f"The word {words} is not in the excerpts." if len(missing) == 1
               else f"The words {words} are not in the excerpts.")
-    return [system(SYSTEM_PROMPT),
-            user(f"{question_with_excerpts(question, excerpts)}\n{absent} "
-                 "Do they state the answer in other words? Reply yes or no.")]
+    return _messages(SYSTEM_PROMPT, f"{question_with_excerpts(question, excerpts)}\n{absent} "
+                                    "Do they state the answer in other words? Reply yes or no.")
 
 
 def condense_messages(question: str, history: Sequence[Turn]) -> list[ChatMessage]:
     recent = history[-HISTORY_TURNS:]
     conversation = "\n".join(f"User: {t.question}\nAssistant: {t.answer[:HISTORY_ANSWER_CHARS]}" for t in recent)
-    return [system(CONDENSE_PROMPT),
-            user(f"Conversation:\n{conversation}\n\nLast question: {question}\n\nRewritten question:")]
+    return _messages(CONDENSE_PROMPT,
+                     f"Conversation:\n{conversation}\n\nLast question: {question}\n\nRewritten question:")
 
 
 def translate_messages(question: str, language: Language) -> list[ChatMessage]:
     name = LANGUAGE_NAMES[language]
-    return [system(TRANSLATE_PROMPT.format(language=name)), user(f"Translate into {name}:\n\n{question}")]
+    return _messages(TRANSLATE_PROMPT.format(language=name), f"Translate into {name}:\n\n{question}")
 
 
 def prompt_tokens(messages: Sequence[ChatMessage], count_tokens) -> int:

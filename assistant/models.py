@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import ModelError
-from assistant.settings import Settings
+from assistant.settings import Settings, make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def _write_stamp(path: Path, model: PackagedGGUF, stamp: Path, fingerprint: dict
     """Record a successful check, atomically, readable by the owner only. A home that cannot be
     written is not an error: the file is hashed again next time."""
     try:
-        stamp.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(stamp.parent)
         fd, tmp_name = tempfile.mkstemp(dir=stamp.parent, prefix=f".{stamp.name}.", suffix=".tmp")
         try:
             os.fchmod(fd, 0o600)
@@ -199,7 +199,7 @@ def assemble(model: PackagedGGUF, models_path: Path) -> Path:
     sources = packaged_sources(model)
     if len(sources) == 1:
         return sources[0]  # one-file packages are loaded in place, no copy
-    models_path.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(models_path)
     log.info("assembling %s from %d packages into %s", model.name, len(sources), target)
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=models_path, prefix=f".{model.name}.", suffix=".part")

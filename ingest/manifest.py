@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from assistant.errors import UsageError
+from assistant.settings import make_private_dirs
 
 SCHEMA = [
     # version 1
@@ -78,7 +79,7 @@ class PendingWrite:
 
 class Manifest:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         self.path = path
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         # WAL + NORMAL: a committed transaction survives the process being killed (not a power cut,
@@ -109,7 +110,7 @@ class Manifest:
     def lock(self, collection: str) -> Iterator[None]:
         """Hold the write lock of a collection; CollectionBusy when another process has it."""
         folder = self.path.parent / "locks"
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(folder)
         fd = os.open(folder / f"{collection}.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:

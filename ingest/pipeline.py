@@ -6,6 +6,20 @@ collection under another path (a copy or a rename), or met earlier in the same r
 vectors instead of being embedded again. Files that disappeared from a folder being ingested are
 removed from the collection, at a cost proportional to their own chunks.
 
+Links: links to folders are not followed (no loops). A link to a file is followed only when its
+target, fully resolved (os.path.realpath), lies inside the folder being ingested and is not hidden:
+that is content of the same folder, which the run would read under its own name anyway (its
+passages are then stored twice, once per name; the copy reuse above embeds them once). A link
+that leads out of that folder (another team's folder, /etc/shadow), however many links the chain
+has, is skipped with a reason, and what was ingested under its name is removed like a file that
+disappeared: whoever can write into a shared folder must not be able to pull into the collection
+a file they cannot read themselves but the account running the ingest can. A file named as a
+PATH is in its parent folder: a link named so gets the same rule, and is told to name its target.
+The check is made just before the file is examined, not when the folder is listed; what it cannot
+see is a file or folder swapped for a link between that check and the reading (the readers open
+files by name: closing that window needs them to read from a descriptor opened once).
+Hard links and bind mounts cannot be told apart from the files themselves, and are read.
+
 Crash safety (see ingest/manifest.py): rows are marked 'pending' before their chunks are written
 and 'done' after; the next run deletes whatever a 'pending' row names and ingests the file again.
 Chunk ids are derived from (path, content hash, position), so a repaired run writes exactly the
@@ -131,6 +145,7 @@ def chunk_id(path: str, content_hash: str, index: int) -> str:
 
 def discover(roots: Iterable[Path], report: IngestReport, unlisted: list[str] | None = None) -> Iterator[Path]:
     """Every file under the roots, recursively; links to folders are not followed (no loops).
+    Links to files are yielded: which of them are followed is decided when each is examined.
 
     A root that does not exist or a folder that cannot be listed is reported as failed and added
     to `unlisted`: what was ingested from there must be kept, not taken for deleted."""
@@ -165,6 +180,32 @@ def _under(path: str, roots: Iterable[str]) -> bool:
         if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
             return True
     return False
+
+
+LINK_OUT_OF_FOLDER = "link to a file outside the folder being ingested, not followed"
+LINK_TO_HIDDEN = "link to a hidden file or folder, not followed (hidden files and folders are not ingested)"
+
+
+def _link_not_followed(path: Path, folders: list[tuple[str, str]]) -> str | None:
+    """Why a link to a file is not followed (see the module docstring), or None: not a link, a
+    broken one (reported as such when examined), or one that stays inside the folder being
+    ingested. `folders` are the folder roots of the run, each as given and fully resolved."""
+    if not os.path.islink(path) or not os.path.exists(path):
+        return None
+    target = os.path.realpath(path)
+    key = str(path)
+    inside = [real for given, real in folders if _under(key, [given])]
+    named = not inside  # a file named as a PATH: the folder being ingested is the one it lies in
+    if named:
+        inside = [os.path.realpath(path.parent)]
+    if not _under(target, inside):
+        reason = LINK_OUT_OF_FOLDER
+    else:
+        folder = max((real for real in inside if _under(target, [real])), key=len)
+        if not any(part.startswith(".") for part in Path(os.path.relpath(target, folder)).parts):
+            return None
+        reason = LINK_TO_HIDDEN
+    return f"{reason}; to ingest {target}, name it itself" if named else reason
 
 
 class IngestPipeline:
@@ -231,8 +272,10 @@ class IngestPipeline:
         known = self.manifest.files(collection)
         unlisted: list[str] = []
         files = list(discover(roots, report, unlisted))
+        folders = [(str(root), os.path.realpath(root)) for root in roots if root.is_dir()]
         progress.start(len(files))
         seen: set[str] = set()
+        not_followed: set[str] = set()  # links out of the folder: what came from them goes, as if missing
         waiting: list[_Candidate] = []
         waiting_by_hash: dict[tuple[str, str], _Candidate] = {}
         to_embed = in_memory = 0  # chunks of the waiting files: to embed, and in all
@@ -246,6 +289,12 @@ class IngestPipeline:
                     progress.advance(1, 0)
                     continue
                 seen.add(key)
+                reason = _link_not_followed(path, folders)
+                if reason is not None:
+                    report.skipped.append((key, reason))
+                    not_followed.add(key)
+                    progress.advance(1, 0)
+                    continue
                 candidate = self._examine(path, known.get(key), report, waiting_by_hash)
                 if candidate is None:
                     progress.advance(1, 0)
@@ -264,7 +313,8 @@ class IngestPipeline:
                 self._write(waiting, collection, report, progress)
                 if remove_missing:
                     gone = [record for key, record in known.items()
-                            if key not in seen and _under(key, map(str, roots)) and not _under(key, unlisted)]
+                            if (key not in seen or key in not_followed) and _under(key, map(str, roots))
+                            and not _under(key, unlisted)]
                     report.chunks_removed += self._remove(collection, gone)
                     report.removed.extend(sorted(r.path for r in gone))
         finally:

@@ -12,7 +12,7 @@ from llama_index.core.schema import TextNode
 
 from assistant.errors import CollectionNotFound, StoreError
 from assistant.passage import Passage
-from assistant.settings import Settings
+from assistant.settings import Settings, ensure_private_home, make_private_dirs
 from assistant.store.keywords import KeywordIndex
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,7 @@ def build_store(settings: Settings) -> Store:
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    ensure_private_home(settings)  # in both modes: the keyword index lives in the home
     if settings.chroma_mode == "server":
         try:
             client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
@@ -180,6 +181,6 @@ def build_store(settings: Settings) -> Store:
         except Exception as e:  # the client raises several types for "cannot connect"
             raise StoreError(f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {e}") from e
     else:
-        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(settings.chroma_path)
         client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     return Store(client, KeywordIndex(settings.home / "keywords.sqlite"))

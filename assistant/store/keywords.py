@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
+from assistant.settings import make_private_dirs
 from assistant.text import fold
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -31,7 +32,7 @@ def match_expression(query: str, stopwords: frozenset[str] = frozenset()) -> str
 
 class KeywordIndex:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -5,18 +5,25 @@ UI configure the product the same way.
 """
 from __future__ import annotations
 
+import json
+import logging
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretBytes, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from assistant.errors import SettingsError
 
+log = logging.getLogger(__name__)
+
 ENV_PREFIX = "ASSISTANT_"
 SETTINGS_FILE_NAME = "settings.toml"
+# How a secret that is set is shown (`assistant settings`): never its value, nor its length.
+SECRET_MASK = "********"
 
 
 def default_home() -> Path:
@@ -49,7 +56,8 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature of answers (checks and rewrites use 0).")
     llm_flash_attention: bool = Field(True, description="Flash attention in llama.cpp (off by default there; faster prompts on CPU).")
     llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="The model server's endpoint (llm_backend=openai or ollama).")
-    llm_api_key: str = Field("", description="Key for the OpenAI-compatible endpoint, if it wants one.")
+    llm_api_key: SecretStr = Field(
+        "", description="Key for the OpenAI-compatible endpoint, if it wants one (shown masked by `assistant settings`).")
 
     # --- embeddings
     embedding_model: str = Field(
@@ -102,6 +110,28 @@ class Settings(BaseSettings):
     ui_host: str = Field("127.0.0.1", description="Address the web UI binds; any other than loopback needs users.")
     ui_port: int = Field(7860, ge=1, le=65535)
     ui_require_login: bool = Field(False, description="Ask for a login even on 127.0.0.1.")
+    ui_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the web UI answers to, besides the bound address and localhost (a name "
+                    "staff type in the browser, e.g. assistant.example.internal). Any other Host is refused: "
+                    "DNS rebinding cannot reach the UI.")
+    ui_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host:port) allowed to send requests, besides the UI's own; none by default.")
+    ui_secure_cookies: Literal["auto", "on", "off"] = Field(
+        "auto", description="Mark the session cookie Secure: auto does when the request came over https "
+                            "(a TLS proxy in front must send X-Forwarded-Proto, see ui_trust_proxy).")
+    ui_trust_proxy: bool = Field(
+        False, description="Believe X-Forwarded-Proto and X-Forwarded-For from the proxy in front (for "
+                           "Secure cookies and throttling by client address). Off unless a proxy is there.")
+
+    # --- accounts
+    accounts_url: SecretStr = Field(
+        SecretStr(""), description="SQLAlchemy URL of the accounts database (users, groups, grants, sessions); "
+                        "empty: SQLite at ASSISTANT_HOME/accounts.sqlite.")
+    session_idle_minutes: int = Field(120, ge=1, description="A web session unused for this long ends.")
+    session_lifetime_minutes: int = Field(
+        720, ge=1, description="A web session ends this long after its login, however much it is used.")
 
     @field_validator("home", mode="before")
     @classmethod
@@ -139,12 +169,26 @@ class Settings(BaseSettings):
         return self.home / "manifest.sqlite"
 
     @property
+    def accounts_path(self) -> Path:
+        return self.home / "accounts.sqlite"
+
+    @property
     def users_path(self) -> Path:
         return self.home / "users.json"
 
     @property
     def settings_file(self) -> Path:
         return self.home / SETTINGS_FILE_NAME
+
+    def for_display(self) -> dict:
+        """Every value as JSON types, for showing to a person: a secret (any field of a pydantic
+        Secret type, whatever its name) reads SECRET_MASK when set and "" when empty."""
+        values = json.loads(self.model_dump_json())  # pydantic already masks secrets in JSON
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, (SecretStr, SecretBytes)):
+                values[name] = SECRET_MASK if value.get_secret_value() else ""
+        return values
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -166,6 +210,88 @@ class _TomlFileSource(PydanticBaseSettingsSource):
 
     def get_field_value(self, field, field_name):  # required by the base class; __call__ does the work
         return None, field_name, False
+
+
+# Written in the home under names no Settings property gives (assistant/store/chroma.py, ingest/manifest.py).
+_OTHER_HOME_ENTRIES = ("keywords.sqlite", "locks")
+_warned_homes: set[Path] = set()
+
+
+def _product_entries(settings: Settings) -> set[str]:
+    """The names of what the product writes in the home: every path property of Settings that
+    lies directly in it, and the others above. A user's own files there are not among them."""
+    names = set(_OTHER_HOME_ENTRIES)
+    for name, attribute in vars(Settings).items():
+        if isinstance(attribute, property):
+            value = getattr(settings, name)
+            if isinstance(value, Path) and value.parent == settings.home:
+                names.add(value.name)
+    return names
+
+
+def make_private_dirs(path: Path) -> Path:
+    """Create a folder and any missing parent readable by the owner only (0700); folders that
+    exist already are left as they are (this may be anywhere: only the home is ever changed)."""
+    missing = []
+    folder = Path(path)
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process
+            if not folder.is_dir():
+                raise
+    return Path(path)
+
+
+def _remove_group_and_other(path: Path) -> None:
+    """Take the group and other bits off path and all under it; links are neither followed nor changed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        return  # e.g. a models folder kept elsewhere: not ours to change
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077)
+    if stat.S_ISDIR(st.st_mode):
+        for entry in os.scandir(path):
+            _remove_group_and_other(Path(entry.path))
+
+
+def ensure_private_home(settings: Settings) -> Path:
+    """The home, created readable by its owner only (0700), or made so when found open to others.
+
+    Every document ingested ends up in here as text, so 0700 on the home is what keeps other local
+    accounts out: without search permission on it they cannot reach any file inside, whatever
+    that file's own mode. A home found open (made before this rule, or by hand) is closed once,
+    with a warning, and the product's own files in it lose their group and other bits as well, so
+    that a copy that keeps modes (cp -a, rsync -a, a backup) does not expose them. Hard links to
+    those files made elsewhere, and bind mounts of the home, cannot be told apart from the files
+    themselves: this cannot close them."""
+    home = make_private_dirs(settings.home)
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if not mode & 0o077:
+        return home
+    try:
+        home.chmod(0o700)
+        ours = _product_entries(settings)
+        ours |= {f"{name}-{side}" for name in ours if name.endswith(".sqlite") for side in ("wal", "shm", "journal")}
+        for entry in os.scandir(home):
+            if entry.name in ours:
+                _remove_group_and_other(Path(entry.path))
+    except OSError as e:
+        if home not in _warned_homes:
+            _warned_homes.add(home)
+            log.warning("ASSISTANT_HOME %s is open to other accounts (mode %04o) and could not be made private: %s; "
+                        "run chmod 700 on it", home, mode, e)
+        return home
+    if home not in _warned_homes:
+        _warned_homes.add(home)
+        log.warning("ASSISTANT_HOME %s was open to other accounts (mode %04o): made it private (0700)", home, mode)
+    return home
 
 
 def load_settings(**overrides) -> Settings:

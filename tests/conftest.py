@@ -5,10 +5,12 @@ non-loopback address: the product promises that nothing leaves the machine.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,6 +123,39 @@ def run_cli(*args, home: Path, timeout=600, env_extra=None, netlog: Path | None 
         env["ASSISTANT_TEST_NETLOG"] = str(netlog)
     env.update(env_extra or {})
     return subprocess.run([*wrapper, ASSISTANT, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def running_ui(home: Path, folder: Path):
+    """The real `assistant ui` on a free loopback port, under the network guard: yields (url, port),
+    and fails the test if the UI tried to reach beyond loopback."""
+    import urllib.request
+
+    port = free_port()
+    netlog = folder / "netlog.txt"
+    env = dict(os.environ, ASSISTANT_HOME=str(home), ASSISTANT_LLM_MODEL=TEST_MODEL, PYTHONPATH=str(NETGUARD),
+               ASSISTANT_TEST_NETLOG=str(netlog))
+    with (folder / "ui.log").open("w") as log:
+        process = subprocess.Popen([ASSISTANT, "ui", "--port", str(port)], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise AssertionError("UI did not start: " + (folder / "ui.log").read_text())
+                time.sleep(0.5)
+        try:
+            yield url, port
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    attempts = netlog.read_text() if netlog.exists() else ""
+    assert attempts == "", f"the UI tried to reach the network: {attempts}"
 
 
 def unshare_available() -> str | None:

@@ -40,7 +40,8 @@ A run that was killed (even with kill -9) is repaired by the next one: the colle
 exactly as one uninterrupted run would leave it. Ctrl-C stops once the files in hand are
 written (and removes nothing); a second Ctrl-C stops at once, which the next run repairs.
 One process at a time writes a collection; a second one is refused with a message.
-Hidden files and folders are ignored; links to folders are not followed.
+Hidden files and folders are ignored; links to folders are not followed, nor links to files
+outside the folder being ingested (reported as skipped).
 
 --watch keeps the collection in sync: it ingests, then checks the PATHs again every
 --interval seconds (default 10) and ingests what was added, changed or removed, printing a
@@ -51,6 +52,37 @@ Formats: PDF, DOCX, PPTX, XLSX, CSV/TSV, HTML, Markdown, plain text, EML; others
 as skipped. Exit status: 0 when every supported file was ingested, 1 when some failed (each
 with its reason on stderr), 2 for a usage error such as a missing path or a busy collection,
 130 when stopped with Ctrl-C before the end (without --watch).
+"""
+
+USERS_EPILOG = """\
+Access is granted to groups. Every user has a personal group, user:NAME: `users add NAME
+--collections C ...` grants it read access to those collections, and `assistant collections grant
+C --read GROUP ... --write GROUP ...` grants any group. A new user reads nothing until granted;
+--all grants reading '*', every collection including those made later; --admin reads and writes
+every collection. Reading and writing are separate grants.
+
+A password has at least 12 characters, is not a common one (nor one with digits added) and does
+not contain the user name. After 5 failed logins for one name, or from one address, logins there
+are refused for 30 s, then twice as long after each further failure, up to 15 minutes. A web
+session ends after session_idle_minutes unused (120), session_lifetime_minutes after the login
+(720), and at once on passwd, disable or remove.
+
+Accounts live in ASSISTANT_HOME/accounts.sqlite (the accounts_url setting may name another
+database). An old users.json is moved in at first use and renamed users.json.migrated: its users
+keep their collections, and log in once with their old password before it is rehashed; those
+who could read every collection (the old default) read nothing until granted again.
+"""
+
+GROUPS_EPILOG = """\
+A group is a set of users; `assistant collections grant COLLECTION --read GROUP` lets its members
+read the collection. Personal groups (user:NAME) come and go with their user and cannot be
+changed here.
+"""
+
+GRANT_EPILOG = """\
+A GROUP is a group (`assistant groups list`) or a user's personal group, user:NAME. A user may
+read a collection when any of their groups may (or they are an admin); writing is a separate
+grant. Granting twice, or revoking what was not granted, changes nothing.
 """
 
 log = logging.getLogger("assistant")
@@ -305,7 +337,7 @@ def cmd_chat(args) -> int:
 
 # ------------------------------------------------------------------ ui
 def cmd_ui(args) -> int:
-    from ui.app import serve
+    from ui.web import serve
 
     settings = _settings(args)
     overrides = {}
@@ -418,33 +450,156 @@ def cmd_sources_remove(args) -> int:
     return 0
 
 
-def cmd_users_add(args) -> int:
-    components = _components(args)
+def _accounts(args):
+    return _components(args).accounts
+
+
+def _new_password(args, name: str) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"password for {name}: ")
+    if sys.stdin.isatty() and getpass.getpass("the same password again: ") != password:
+        raise UsageError("the two passwords differ: run the command again")
+    return password
+
+
+def _reads(info, existing: list[str]) -> list[str]:
+    return list(existing) if info.reads_all else [c for c in existing if c in info.read]
+
+
+def cmd_users_add(args) -> int:
+    from assistant.accounts import ALL_COLLECTIONS, personal_group
+
+    accounts = _accounts(args)
+    if accounts.user(args.name) is not None:
+        raise UsageError(f"user {args.name!r} exists already: `assistant users passwd {args.name}` changes the password")
+    collections = [ALL_COLLECTIONS] if args.all else (args.collections or [])
+    accounts.add_user(args.name, _new_password(args, args.name), "admin" if args.admin else "staff",
+                      collections=collections)
+    if args.admin:
+        reads = "reads and writes every collection (admin)"
+    elif args.all:
+        reads = "reads every collection, present and future"
+    elif collections:
+        reads = f"reads {', '.join(collections)}"
     else:
-        password = getpass.getpass(f"password for {args.name}: ")
-    components.users.add(args.name, password, args.collections or None)
-    print(f"user {args.name} can now log in to the web UI")
-    return 0
-
-
-def cmd_users_list(args) -> int:
-    users = _components(args).users
-    for name in users.names():
-        print(f"{name}\t{', '.join(users.get(name).collections)}")
+        reads = (f"reads nothing yet: `assistant collections grant COLLECTION --read {personal_group(args.name)}` "
+                 "or add them to a group")
+    print(f"added user {args.name}, who {reads}")
     return 0
 
 
 def cmd_users_remove(args) -> int:
-    _components(args).users.remove(args.name)
-    print(f"removed user {args.name}")
+    _accounts(args).remove_user(args.name)
+    print(f"removed user {args.name} (their sessions have ended)")
+    return 0
+
+
+def cmd_users_passwd(args) -> int:
+    accounts = _accounts(args)
+    if accounts.user(args.name) is None:
+        raise UsageError(f"no user named {args.name!r}: `assistant users list` shows them")
+    accounts.set_password(args.name, _new_password(args, args.name))
+    print(f"changed the password of {args.name} (their sessions have ended)")
+    return 0
+
+
+def cmd_users_disable(args) -> int:
+    _accounts(args).disable_user(args.name)
+    print(f"disabled user {args.name}: they cannot log in, and their sessions have ended")
+    return 0
+
+
+def cmd_users_enable(args) -> int:
+    _accounts(args).enable_user(args.name)
+    print(f"enabled user {args.name}")
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    components = _components(args)
+    users = components.accounts.users()
+    existing = components.store.collection_names() if users else []
+    if args.json:
+        _print_json({"users": [
+            {"name": u.name, "role": u.role, "disabled": u.disabled, "groups": u.groups, "reads_all": u.reads_all,
+             "collections": _reads(u, existing), "grants": {"read": u.read, "write": u.write}} for u in users]})
+        return 0
+    for u in users:
+        reads = "every collection" if u.reads_all else (", ".join(_reads(u, existing)) or "nothing")
+        state = f"{u.role}, disabled" if u.disabled else u.role
+        print(f"{u.name}\t{state}\tgroups: {', '.join(u.groups) or '-'}\treads: {reads}")
+    if not users:
+        print("no users yet: assistant users add NAME --collections COLLECTION")
+    return 0
+
+
+def cmd_groups_add(args) -> int:
+    _accounts(args).add_group(args.name)
+    print(f"added group {args.name}: `assistant groups members {args.name} --add USER` fills it")
+    return 0
+
+
+def cmd_groups_remove(args) -> int:
+    _accounts(args).remove_group(args.name)
+    print(f"removed group {args.name} and its grants")
+    return 0
+
+
+def cmd_groups_members(args) -> int:
+    accounts = _accounts(args)
+    for user in args.add or []:
+        accounts.add_member(args.name, user)
+    for user in args.remove or []:
+        accounts.remove_member(args.name, user)
+    members = accounts.members(args.name)
+    if args.json:
+        _print_json({"group": args.name, "members": members})
+    else:
+        for name in members:
+            print(name)
+        if not members:
+            print(f"group {args.name} has no members")
+    return 0
+
+
+def cmd_groups_list(args) -> int:
+    groups = _accounts(args).groups()
+    if args.json:
+        _print_json({"groups": [g.__dict__ for g in groups]})
+        return 0
+    for g in groups:
+        print(f"{g.name}\tmembers: {', '.join(g.members) or '-'}\treads: {', '.join(g.read) or '-'}"
+              f"\twrites: {', '.join(g.write) or '-'}")
+    if not groups:
+        print("no groups yet: assistant groups add NAME")
+    return 0
+
+
+def _print_grants(accounts, collection: str) -> None:
+    grants = accounts.grants_on(collection)
+    print(f"{collection}: read by {', '.join(grants['read']) or 'no group'}; "
+          f"written by {', '.join(grants['write']) or 'no group'}")
+
+
+def cmd_collections_grant(args) -> int:
+    accounts = _accounts(args)
+    accounts.grant(args.name, read_groups=args.read or (), write_groups=args.write or ())
+    _print_grants(accounts, args.name)
+    return 0
+
+
+def cmd_collections_revoke(args) -> int:
+    accounts = _accounts(args)
+    removed = accounts.revoke(args.name, read_groups=args.read or (), write_groups=args.write or ())
+    print(f"revoked {removed} grant(s)")
+    _print_grants(accounts, args.name)
     return 0
 
 
 def cmd_settings(args) -> int:
     settings = _settings(args)
-    values = json.loads(settings.model_dump_json())
+    values = settings.for_display()  # secrets masked
     if args.json:
         _print_json(values)
     else:
@@ -474,6 +629,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     def json_option(sub, what):
         sub.add_argument("--json", action="store_true", help=f"print {what} as one JSON object on stdout")
+
+    def action(actions, name, handler, help_text, epilog=None):
+        sub = actions.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def password_option(sub):
+        sub.add_argument("--password-stdin", action="store_true",
+                         help="read the password from the first line of stdin instead of prompting for it twice")
 
     p = command("ingest", cmd_ingest, "Add files and folders (recursively) to a collection, or bring it up to date.",
                 INGEST_EPILOG)
@@ -530,7 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--model", metavar="NAME", help="model to install (default: llm_model setting)")
     sub.set_defaults(handler=cmd_models_install)
 
-    p = command("collections", None, "List or delete collections.")
+    p = command("collections", None, "List or delete collections, and grant groups access to them.")
     collections = p.add_subparsers(dest="collections_command", metavar="ACTION", required=True)
     sub = collections.add_parser("list", help="collections with their number of files and chunks")
     json_option(sub, "the collections")
@@ -539,6 +704,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "(the files themselves are not touched)")
     sub.add_argument("name", metavar="NAME")
     sub.set_defaults(handler=cmd_collections_delete)
+    for name, handler, help_text, verb in (
+            ("grant", cmd_collections_grant, "let groups read or write a collection (it need not exist yet)", "may"),
+            ("revoke", cmd_collections_revoke, "withdraw groups' grants on a collection", "may no longer")):
+        sub = action(collections, name, handler, help_text, GRANT_EPILOG)
+        sub.add_argument("name", metavar="NAME", help="the collection, or '*' for every collection (later ones too)")
+        sub.add_argument("--read", nargs="+", metavar="GROUP", help=f"groups that {verb} read it")
+        sub.add_argument("--write", nargs="+", metavar="GROUP", help=f"groups that {verb} write to it")
 
     p = command("sources", None, "List or remove the files ingested into a collection.")
     sources = p.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
@@ -552,18 +724,45 @@ def build_parser() -> argparse.ArgumentParser:
     collection_option(sub)
     sub.set_defaults(handler=cmd_sources_remove)
 
-    p = command("users", None, "Manage web UI logins and the collections each user may read.")
+    p = command("users", None, "Manage web UI logins and what each user may read.", USERS_EPILOG)
     users = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
-    sub = users.add_parser("add", help="add a user, or change their password and collections")
+    sub = action(users, "add", cmd_users_add, "add a user, who reads nothing but what is granted to them")
+    sub.add_argument("name", metavar="NAME", help="the login: letters, digits, '.', '_', '@' or '-'")
+    reads = sub.add_mutually_exclusive_group()
+    reads.add_argument("--collections", nargs="+", metavar="COLLECTION",
+                       help="collections the user may read (a grant to their personal group user:NAME)")
+    reads.add_argument("--all", action="store_true",
+                       help="the user may read every collection, those made later too (a grant on '*')")
+    sub.add_argument("--admin", action="store_true", help="an admin: reads and writes every collection")
+    password_option(sub)
+    sub = action(users, "remove", cmd_users_remove, "remove a user, their personal grants and their sessions")
     sub.add_argument("name", metavar="NAME")
-    sub.add_argument("--collections", nargs="+", metavar="NAME", help="collections the user may read (default: all)")
-    sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of prompting")
-    sub.set_defaults(handler=cmd_users_add)
-    sub = users.add_parser("list", help="users and the collections they may read")
-    sub.set_defaults(handler=cmd_users_list)
-    sub = users.add_parser("remove", help="remove a user")
+    sub = action(users, "passwd", cmd_users_passwd, "change a user's password; their sessions end")
     sub.add_argument("name", metavar="NAME")
-    sub.set_defaults(handler=cmd_users_remove)
+    password_option(sub)
+    sub = action(users, "disable", cmd_users_disable,
+                 "stop a user from logging in and end their sessions (grants are kept)")
+    sub.add_argument("name", metavar="NAME")
+    sub = action(users, "enable", cmd_users_enable, "let a disabled user log in again")
+    sub.add_argument("name", metavar="NAME")
+    sub = action(users, "list", cmd_users_list, "users with their role, groups and the collections they may read")
+    json_option(sub, 'the users: {"users": [{"name", "role", "disabled", "groups", "reads_all", "collections", '
+                     '"grants": {"read", "write"}}]}')
+
+    p = command("groups", None, "Manage groups of users; access to collections is granted to groups.", GROUPS_EPILOG)
+    groups = p.add_subparsers(dest="groups_command", metavar="ACTION", required=True)
+    sub = action(groups, "add", cmd_groups_add, "add an empty group")
+    sub.add_argument("name", metavar="NAME", help="letters, digits, '.', '_', '@' or '-'")
+    sub = action(groups, "remove", cmd_groups_remove,
+                 "remove a group with its grants (its members keep what other groups give them)")
+    sub.add_argument("name", metavar="NAME")
+    sub = action(groups, "members", cmd_groups_members, "show a group's members, after adding or removing some")
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("--add", nargs="+", metavar="USER", help="users to add to the group")
+    sub.add_argument("--remove", nargs="+", metavar="USER", help="users to take out of the group")
+    json_option(sub, 'the members: {"group", "members"}')
+    sub = action(groups, "list", cmd_groups_list, "groups with their members and the collections they read and write")
+    json_option(sub, 'the groups: {"groups": [{"name", "members", "read", "write"}]}')
 
     p = command("settings", cmd_settings, "Show the settings in effect and where they come from.")
     json_option(p, "the settings")
@@ -571,6 +770,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # what this process writes (stores, manifest, models, locks) is its owner's alone
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -2,15 +2,12 @@
 
 Real parts end to end: the UI process, Chroma, the packaged embedder, a GGUF model, and Debian's
 Chromium driven by Playwright (installed by `make test`)."""
-import os
 import shutil
-import subprocess
 import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import ASSISTANT, NETGUARD, SEEDS, TEST_MODEL, components_for, free_port, ingest, make_home
+from tests.conftest import SEEDS, components_for, ingest, make_home, running_ui
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -22,28 +19,9 @@ def ui_server(tmp_path, shared_models_dir, embedder):
     home = make_home(tmp_path / "home", shared_models_dir, ui_require_login=True)
     components = components_for(home, embedder)
     assert ingest(components, [SEEDS]).ok
-    components.users.add("alice", "alice-password-1")
-    port = free_port()
-    netlog = tmp_path / "netlog.txt"
-    env = dict(os.environ, ASSISTANT_HOME=str(home), ASSISTANT_LLM_MODEL=TEST_MODEL, PYTHONPATH=str(NETGUARD),
-               ASSISTANT_TEST_NETLOG=str(netlog))
-    log = (tmp_path / "ui.log").open("w")
-    process = subprocess.Popen([ASSISTANT, "ui", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("UI did not start: " + (tmp_path / "ui.log").read_text())
-            time.sleep(0.5)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-    attempts = netlog.read_text() if netlog.exists() else ""
-    assert attempts == "", f"the UI tried to reach the network: {attempts}"
+    components.accounts.add_user("alice", "tulip harbour seven 2026", collections=["default"])
+    with running_ui(home, tmp_path) as (url, _):
+        yield url + "/"
 
 
 @pytest.mark.slow
@@ -57,14 +35,14 @@ def test_staff_logs_in_asks_and_sees_the_streamed_answer_with_its_sources(ui_ser
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(ui_server) and
                 not r.url.startswith(("data:", "blob:")) else None)
         page.goto(ui_server)
-        page.fill("input[type=text]", "alice")
-        page.fill("input[type=password]", "wrong-password")
-        page.get_by_role("button", name="Login").click()
-        page.wait_for_selector("text=/Incorrect|invalid|wrong/i", timeout=15000)
+        page.fill("#username", "alice")
+        page.fill("#password", "wrong-password-for-alice")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_selector("text=Wrong user name or password", timeout=15000)
         assert page.query_selector("#question") is None, "a wrong password must not let anyone in"
-        page.fill("input[type=text]", "alice")
-        page.fill("input[type=password]", "alice-password-1")
-        page.get_by_role("button", name="Login").click()
+        page.fill("#username", "alice")
+        page.fill("#password", "tulip harbour seven 2026")
+        page.get_by_role("button", name="Log in").click()
         page.wait_for_selector("#question textarea", timeout=30000)
 
         page.fill("#question textarea", "How many days of paid annual leave do full-time employees get?")

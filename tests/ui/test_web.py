@@ -1,0 +1,77 @@
+"""The web app refuses to expose documents to the network without logins, and a user's questions
+reach only the collections they may read."""
+import pytest
+
+from assistant.components import Components
+from assistant.settings import load_settings
+from ui.web import UIConfigError, check_can_serve
+from ui.web.chat import ChatSession
+from ui.web.guard import OWNER, PUBLIC, USER, SessionOwners, route_policy
+from ui.web.login import LOCAL_USER, WebAuth
+from ui.web.security import host_name
+
+
+def test_loopback_without_users_needs_no_login(home):
+    components = Components(load_settings())
+    check_can_serve(components)
+    assert WebAuth(components).login_required() is False
+
+
+def test_binding_a_network_address_without_users_is_refused_with_the_fix(home):
+    with pytest.raises(UIConfigError, match="assistant users add"):
+        check_can_serve(Components(load_settings(ui_host="0.0.0.0")))
+
+
+def test_the_first_user_turns_login_on_without_a_restart(home, monkeypatch):
+    components = Components(load_settings())
+    auth = WebAuth(components)
+    assert auth.login_required() is False
+    components.accounts.add_user("alice", "violet kettle orbit 2026")
+    auth._has_users = (0.0, False)  # the two-second recheck, elapsed
+    assert auth.login_required() is True
+    assert auth.user_of({"type": "http", "headers": []}) is None
+
+
+def test_a_user_only_sees_the_collections_they_may_read(tmp_path, home, embedder):
+    from tests.conftest import components_for, ingest
+
+    components = components_for(home, embedder)
+    for name in ("people", "finance"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / f"{name}.md").write_text(f"# {name}\nThe {name} team meets on Mondays.\n")
+        assert ingest(components, [folder], collection=name).ok
+    components.accounts.add_user("bob", "long enough password 2026", collections=["people"])
+    session = ChatSession(components)
+    assert session.readable_collections("bob") == ["people"]
+    assert session.readable_collections(LOCAL_USER) == ["finance", "people"]
+    history, _, _ = list(session.respond("When does finance meet?", [], [], "finance", "bob"))[-1]
+    assert "Pick a collection first (you can read: people)." in history[-1]["content"]
+    assert "Mondays" not in str(history)
+    with pytest.raises(PermissionError):
+        session.readable_collections(None)
+
+
+def test_only_the_chat_routes_answer_and_each_needs_its_policy():
+    assert route_policy("GET", "/assets/index-abc.js")[0] == PUBLIC
+    assert route_policy("GET", "/config")[0] == USER
+    assert route_policy("POST", "/gradio_api/queue/join")[0] == OWNER
+    assert route_policy("GET", "/gradio_api/heartbeat/abc")[1].group("session") == "abc"
+    for method, path in [("POST", "/gradio_api/upload"), ("GET", "/gradio_api/file=/etc/passwd"),
+                         ("POST", "/gradio_api/call/respond"), ("GET", "/gradio_api/token"), ("GET", "/monitoring"),
+                         ("GET", "/assets/../../etc/passwd"), ("POST", "/config")]:
+        assert route_policy(method, path)[0] is None, (method, path)
+
+
+def test_a_gradio_session_belongs_to_the_first_user_who_presents_it():
+    owners = SessionOwners(limit=2)
+    assert owners.claim("h1", "alice") and owners.claim("h1", "alice")
+    assert not owners.claim("h1", "bob")
+    owners.claim("h2", "bob"), owners.claim("h3", "bob")  # past the bound, the oldest is forgotten
+    assert owners.claim("h1", "carol")
+
+
+@pytest.mark.parametrize("header, host", [("example.org:7860", "example.org"), ("[::1]:7860", "::1"),
+                                          ("LOCALHOST", "localhost"), ("127.0.0.1", "127.0.0.1")])
+def test_the_host_header_is_read_without_its_port(header, host):
+    assert host_name(header) == host

@@ -1,0 +1,82 @@
+"""The web app: one ASGI app of ours in front of everything, the Gradio chat mounted inside it.
+
+    request -> SecurityMiddleware (known Host, no foreign Origin; CSP and other headers out)
+            -> our routes: /login, /logout, /healthz
+            -> GradioGuard (only the chat's routes; a user; their own Gradio session)
+            -> Gradio (ui/web/chat.py) -> assistant.answer -> back
+"""
+from __future__ import annotations
+
+import logging
+
+import assistant  # noqa: F401  (network doors closed before gradio is imported)
+from assistant.components import Components
+from assistant.errors import UsageError
+from ui.web.guard import GradioGuard
+from ui.web.login import WebAuth, is_loopback
+from ui.web.security import SecurityMiddleware
+
+log = logging.getLogger(__name__)
+
+OWN_ROUTES = ("/login", "/logout", "/healthz")
+
+
+class UIConfigError(UsageError):
+    """The UI cannot start as configured; the message says what to change."""
+
+
+def check_can_serve(components: Components) -> None:
+    """Refuse to expose documents to the network without logins."""
+    settings = components.settings
+    has_users = components.accounts.has_users()
+    if not is_loopback(settings.ui_host) and not has_users:
+        raise UIConfigError(
+            f"refusing to serve on {settings.ui_host}: anyone on the network could read the documents. "
+            "Add a login first (`assistant users add NAME`), or bind 127.0.0.1.")
+    if settings.ui_require_login and not has_users:
+        raise UIConfigError("ui_require_login is set but there are no users: add one with `assistant users add NAME`")
+
+
+def allowed_hosts(settings) -> list[str]:
+    hosts = {settings.ui_host.lower(), "localhost", "127.0.0.1", "::1", *(h.lower() for h in settings.ui_allowed_hosts)}
+    return sorted(hosts - {"0.0.0.0", "::"})
+
+
+def build_web_app(components: Components):
+    import fastapi
+    import gradio as gr
+    from starlette.responses import PlainTextResponse
+
+    from ui.web.chat import build_chat
+
+    auth = WebAuth(components)
+    app = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_api_route("/login", auth.show_login, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/login", auth.log_in, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/logout", auth.log_out, methods=["GET", "POST"], include_in_schema=False)
+    app.add_api_route("/healthz", lambda: PlainTextResponse("ok"), methods=["GET"], include_in_schema=False)
+
+    blocks = build_chat(components).queue(default_concurrency_limit=1)
+    settings = components.settings
+    app = gr.mount_gradio_app(
+        app, blocks, path="/", auth_dependency=lambda request: auth.user_of(request.scope),
+        footer_links=[], show_error=False, ssr_mode=False, enable_monitoring=False, pwa=False, mcp_server=False,
+        max_file_size=int(settings.max_file_mb * 1024 * 1024))
+    # Added last = outermost: the security checks see every request first.
+    app.add_middleware(GradioGuard, current_user=auth.user_of, exempt=OWN_ROUTES)
+    app.add_middleware(SecurityMiddleware, allowed_hosts=allowed_hosts(settings),
+                       allowed_origins=settings.ui_allowed_origins)
+    return app
+
+
+def serve(components: Components) -> None:
+    import uvicorn
+
+    check_can_serve(components)
+    settings = components.settings
+    app = build_web_app(components)
+    url = f"http://{settings.ui_host}:{settings.ui_port}"
+    login = WebAuth(components).login_required()
+    print(f"Chat UI: {url}" + ("  (login required)" if login else ""), flush=True)
+    uvicorn.run(app, host=settings.ui_host, port=settings.ui_port, log_level="warning",
+                proxy_headers=settings.ui_trust_proxy, server_header=False, date_header=False)

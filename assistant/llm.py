@@ -40,6 +40,10 @@ def user(content: str) -> ChatMessage:
     return ChatMessage(role=MessageRole.USER, content=content)
 
 
+def assistant_turn(content: str) -> ChatMessage:
+    return ChatMessage(role=MessageRole.ASSISTANT, content=content)
+
+
 class LlamaCppLLM(CustomLLM):
     """A GGUF run by llama.cpp in this process, with the chat template stored in the GGUF.
 

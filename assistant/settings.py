@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         True, description="Also search a question in the other language (en/fr) when the collection holds it.")
     flag_unknown_terms: bool = Field(
         True, description="Tell the model which words of the question no document contains (helps it refuse).")
+    check_facts: bool = Field(
+        True, description="Check that every number, e-mail, URL and name of an answer is in the excerpt it cites; "
+                          "if not, regenerate once, then quote the cited sentence instead.")
     check_rare_terms: Literal["auto", "on", "off"] = Field(
         "auto", description="When a subject word of the question is rare in the documents and absent from the excerpts, "
                             "ask the model whether the excerpts say it in other words, and refuse if not. "

@@ -281,13 +281,16 @@ def cmd_search(args) -> int:
 
 
 def _stream_answer(components, question: str, collections: list[str], history, live: bool):
-    from assistant.answer import Finished, TextDelta
+    from assistant.answer import Finished, Retracted, TextDelta
 
     answer = None
     for event in components.answerer.stream(question, collections, history):
         if isinstance(event, TextDelta) and live:
             sys.stdout.write(event.text)
             sys.stdout.flush()
+        elif isinstance(event, Retracted) and live:
+            # The terminal cannot take back what it printed: say so, and print the replacement.
+            sys.stdout.write(f"\n[withdrawn, {event.reason}; instead:]\n")
         elif isinstance(event, Finished):
             answer = event.answer
     if live:
@@ -300,6 +303,8 @@ def _print_sources(answer) -> None:
         print("\nPassages checked:" if answer.refused else "\nSources:")
         for number, passage in enumerate(answer.sources, 1):
             print(_source_line(number, passage))
+            if answer.quote_of(number - 1):
+                print(f"    quote: {answer.quote_of(number - 1)}")
 
 
 def cmd_ask(args) -> int:
@@ -664,7 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", metavar="QUESTION")
     collection_option(p)
     p.add_argument("--model", metavar="NAME_OR_GGUF", help="language model for this answer (default: llm_model setting)")
-    json_option(p, '{"answer", "refused", "sources": [{"source", "page", "score", "text"}]}')
+    json_option(p, '{"answer", "refused", "grounding", "sources": [{"source", "page", "score", "text", "quote"}]}')
 
     p = command("chat", cmd_chat, "Chat in the terminal; follow-up questions use the conversation.")
     collection_option(p)

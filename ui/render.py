@@ -114,8 +114,10 @@ def answer_html(text: str, n_sources: int, *, anchor: str = "source") -> str:
     return f'<div class="answer">{_CITATION.sub(cite, _text(text))}</div>'
 
 
-def sources_html(passages: Sequence[Passage], heading: str, *, anchor: str = "source") -> str:
-    """The passages under a heading, numbered as the answer cites them; each opens to its text."""
+def sources_html(passages: Sequence[Passage], heading: str, *, anchor: str = "source",
+                 quotes: Sequence[str] = ()) -> str:
+    """The passages under a heading, numbered as the answer cites them; each opens to its text,
+    with the sentence(s) the answer relies on (`quotes`, one string per passage) highlighted."""
     if not passages:
         return ""
     anchor = _anchor(anchor)
@@ -123,11 +125,21 @@ def sources_html(passages: Sequence[Passage], heading: str, *, anchor: str = "so
     for number, passage in enumerate(passages, 1):
         snippet = " ".join(passage.text.split())
         short = snippet[:SNIPPET_CHARS] + ("…" if len(snippet) > SNIPPET_CHARS else "")
+        quote = " ".join(quotes[number - 1].split()) if number <= len(quotes) else ""
         items.append(f'<details class="source" id="{anchor}-{number}"><summary><strong>[{number}] '
                      f'{_text(passage.label())}</strong> — {_text(short)}</summary>'
-                     f'<p class="passage">{_text(snippet)}</p></details>')
+                     f'<p class="passage">{_highlighted(snippet, quote)}</p></details>')
     title = f'<p class="sources-heading"><strong>{_text(heading)}</strong></p>'
     return f'<div class="sources">{title}{"".join(items)}</div>'
+
+
+def _highlighted(text: str, quote: str) -> str:
+    """The text, escaped, with the quote's first occurrence in <mark>."""
+    start = text.find(quote) if quote else -1
+    if start < 0:
+        return _text(text)
+    end = start + len(quote)
+    return f"{_text(text[:start])}<mark>{_text(quote)}</mark>{_text(text[end:])}"
 
 
 def internal_link(path: str) -> str:

@@ -5,11 +5,12 @@
     prompts.py    every message sent to the model
     sanitise.py   chat-template tokens in documents and questions made inert
     citations.py  [n] markers checked against the numbered excerpts
+    grounding.py  every number, address and name of an answer found in the excerpt it cites
     events.py     what a question yields: sources, text, the finished answer
     answerer.py   the order of all of the above for one question
 """
 from assistant.answer.answerer import Answerer
-from assistant.answer.events import Answer, Event, Finished, SourcesFound, TextDelta, Turn
+from assistant.answer.events import Answer, Event, Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.answer.evidence import REFUSALS
 
-__all__ = ["Answer", "Answerer", "Event", "Finished", "REFUSALS", "SourcesFound", "TextDelta", "Turn"]
+__all__ = ["Answer", "Answerer", "Event", "Finished", "REFUSALS", "Retracted", "SourcesFound", "TextDelta", "Turn"]

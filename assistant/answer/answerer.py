@@ -8,18 +8,19 @@ before the model is asked, and citations are mapped from what was retrieved, nev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Generator, Iterator, Protocol, Sequence
 
 from assistant.answer import prompts
 from assistant.answer.citations import CitationStreamFilter, clean_citations
-from assistant.answer.events import Answer, Event, Finished, SourcesFound, TextDelta, Turn
+from assistant.answer.events import Answer, Event, Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.answer.evidence import REFUSALS, KeywordStatistics, has_evidence, looks_like_refusal, rare_terms
 from assistant.answer.excerpts import Excerpt, select_context
+from assistant.answer.grounding import supporting_sentences, unsupported_facts
 from assistant.language import Language, detect_language
 from assistant.llm import ChatModel
 from assistant.passage import Passage
 from assistant.settings import Settings
-from assistant.text import missing_terms
+from assistant.text import STOPWORDS, missing_terms
 
 
 def first_line(reply: str) -> str:
@@ -129,7 +130,26 @@ class Answerer:
         if missing and self.checks_rare_terms and not self.excerpts_answer(standalone, excerpts, missing):
             yield from refusal(checked, prompt_tokens)
             return
-        stream_filter = CitationStreamFilter(len(excerpts))
+        text = yield from self._streamed_answer(messages, len(excerpts))
+        text, cited = clean_citations(text, len(excerpts))
+        refused = not cited and looks_like_refusal(text)
+        grounding = ""
+        if text and not refused and s.check_facts:
+            text, cited, grounding = yield from self._grounded(text, cited, messages, excerpts, language, standalone)
+        if not text:  # nothing said, or only markers that name no excerpt
+            text, refused = REFUSALS[language], True
+            yield TextDelta(text)
+        sources = [checked[n - 1] for n in cited] or checked
+        quotes = [] if refused else [
+            " ".join(supporting_sentences(excerpts[checked.index(p)].text, text, standalone, STOPWORDS))
+            for p in sources]
+        yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens,
+                              quotes, grounding))
+
+    def _streamed_answer(self, messages, n_excerpts: int) -> Generator[Event, None, str]:
+        """Stream the model's answer with its markers checked as they come; return the raw text."""
+        s = self.settings
+        stream_filter = CitationStreamFilter(n_excerpts)
         raw = []
         for piece in self.model.stream(messages, s.llm_max_tokens, s.llm_temperature):
             raw.append(piece)
@@ -139,13 +159,29 @@ class Answerer:
         tail = stream_filter.flush()
         if tail:
             yield TextDelta(tail)
-        text, cited = clean_citations("".join(raw), len(excerpts))
-        refused = not cited and looks_like_refusal(text)
-        if not text:  # nothing said, or only markers that name no excerpt
-            text, refused = REFUSALS[language], True
-            yield TextDelta(text)
-        sources = [checked[n - 1] for n in cited] or checked
-        yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens))
+        return "".join(raw)
+
+    def _grounded(self, text: str, cited: list[int], messages, excerpts: Sequence[Excerpt], language: Language,
+                  question: str) -> Generator[Event, None, tuple[str, list[int], str]]:
+        """The answer if each of its facts is in the excerpt it cites; else one regeneration told
+        what was wrong; else the cited sentence quoted verbatim, with its citation."""
+        shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
+        problems = unsupported_facts(text, shown, STOPWORDS)
+        if not problems:
+            return text, cited, "grounded"
+        facts = list(dict.fromkeys(p.fact for p in problems))
+        yield Retracted(f"not in the cited excerpts: {', '.join(facts)}")
+        retry = yield from self._streamed_answer(prompts.correction_messages(messages, text, facts), len(excerpts))
+        retry, retry_cited = clean_citations(retry, len(excerpts))
+        if retry and not unsupported_facts(retry, shown, STOPWORDS) and not looks_like_refusal(retry):
+            return retry, retry_cited, "regenerated"
+        number = (cited or retry_cited or [1])[0]
+        sentence = " ".join(supporting_sentences(excerpts[number - 1].text, text, question, STOPWORDS))
+        open_quote, close_quote = ("« ", " »") if language == "fr" else ("“", "”")
+        quoted = f"{open_quote}{sentence}{close_quote} [{number}]"
+        yield Retracted("the regenerated answer still states facts the excerpts do not")
+        yield TextDelta(quoted)
+        return quoted, [number], "quoted"
 
     def ask(self, question: str, collections: Sequence[str], history: Sequence[Turn] = ()) -> Answer:
         for event in self.stream(question, collections, history):

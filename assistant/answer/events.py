@@ -2,7 +2,7 @@
 text as it streams, then the finished answer with its checked citations."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.language import Language
 from assistant.passage import Passage
@@ -27,9 +27,17 @@ class Answer:
     language: Language
     standalone_question: str = ""
     prompt_tokens: int = 0  # what the model had to read before its first word (0: it was not asked)
+    # For each source, the sentence(s) of it the answer relies on ("" for a refusal's passages).
+    quotes: list[str] = field(default_factory=list)
+    # How the facts check went: "" (not checked), "grounded", "regenerated" or "quoted".
+    grounding: str = ""
+
+    def quote_of(self, index: int) -> str:
+        return self.quotes[index] if index < len(self.quotes) else ""
 
     def as_json(self) -> dict:
-        return {"answer": self.text, "refused": self.refused, "sources": [p.as_json() for p in self.sources]}
+        return {"answer": self.text, "refused": self.refused, "grounding": self.grounding,
+                "sources": [{**p.as_json(), "quote": self.quote_of(i)} for i, p in enumerate(self.sources)]}
 
 
 @dataclass
@@ -45,8 +53,15 @@ class TextDelta:
 
 
 @dataclass
+class Retracted:
+    """The text streamed so far is withdrawn (it stated a fact its excerpt does not); what
+    follows replaces it."""
+    reason: str
+
+
+@dataclass
 class Finished:
     answer: Answer
 
 
-Event = SourcesFound | TextDelta | Finished
+Event = SourcesFound | TextDelta | Retracted | Finished

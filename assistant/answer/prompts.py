@@ -17,7 +17,7 @@ from assistant.answer.events import Turn
 from assistant.answer.excerpts import Excerpt
 from assistant.answer.sanitise import neutralise
 from assistant.language import LANGUAGE_NAMES, Language
-from assistant.llm import ChatMessage, system, user
+from assistant.llm import ChatMessage, assistant_turn, system, user
 
 SYSTEM_PROMPT = (
     "You answer staff questions about company documents using only the numbered excerpts given. "
@@ -69,6 +69,16 @@ def other_words_messages(question: str, excerpts: Sequence[Excerpt], missing: Se
               else f"The words {words} are not in the excerpts.")
     return _messages(SYSTEM_PROMPT, f"{question_with_excerpts(question, excerpts)}\n{absent} "
                                     "Do they state the answer in other words? Reply yes or no.")
+
+
+def correction_messages(messages: Sequence[ChatMessage], answer: str, problems: Sequence[str]) -> list[ChatMessage]:
+    """The answer's own prompt, its answer, and what in it the excerpts do not state: the model
+    answers again with the prefix it has already read."""
+    listed = ", ".join(repr(p) for p in problems)
+    return [*messages, assistant_turn(neutralise(answer)),
+            user(neutralise(f"Your answer states {listed}, which the excerpts you cite do not say. Answer again, "
+                            "in one or two sentences, with only facts the excerpts state, copied exactly, "
+                            "citing them."))]
 
 
 def condense_messages(question: str, history: Sequence[Turn]) -> list[ChatMessage]:

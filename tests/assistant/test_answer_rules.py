@@ -38,6 +38,8 @@ def kind(messages) -> str:
         return "translate"
     if last.endswith("Reply yes or no."):
         return "check"
+    if last.startswith("Your answer states"):
+        return "correction"  # the answer again, after the facts check found a fact not in its excerpt
     assert "Answer in " in last, f"not an answer prompt: {last!r}"
     return "answer"
 
@@ -85,7 +87,7 @@ def rig(settings: Settings, passages: Sequence[Passage], *, answer: Reply = EN_A
         languages: dict[str, set[str]] | None = None, keywords: CountedKeywords | None = None,
         checks_rare_terms: bool = True) -> Rig:
     """An Answerer on fakes. A call of a kind the test gave no reply for fails the test."""
-    replies = {"answer": answer, "check": check, "condense": condense, "translate": translate}
+    replies = {"answer": answer, "correction": answer, "check": check, "condense": condense, "translate": translate}
 
     def respond(messages) -> str:
         reply = replies[kind(messages)]
@@ -114,7 +116,8 @@ def rig(settings: Settings, passages: Sequence[Passage], *, answer: Reply = EN_A
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return load_settings(home=tmp_path)
+    # The facts check has its own tests (test_grounding.py); these scripted answers are not about it.
+    return load_settings(home=tmp_path, check_facts=False)
 
 
 def confident(s: Settings) -> float:
@@ -356,14 +359,14 @@ def test_a_rare_but_used_word_absent_from_the_excerpts_is_checked_too(settings):
 # ---------------------------------------------------------------- the "never mention" note
 
 def test_the_answer_prompt_names_the_words_no_document_contains_when_flag_unknown_terms_is_on(tmp_path):
-    s = load_settings(home=tmp_path, flag_unknown_terms=True)
+    s = load_settings(home=tmp_path, check_facts=False, flag_unknown_terms=True)
     r = rig(s, [passage(LEAVE_TEXT, confident(s))], keywords=never_sabbatical(), checks_rare_terms=False)
     r.ask(SABBATICAL)
     assert "Note: the documents never mention 'sabbatical'." in r.prompt()
 
 
 def test_the_answer_prompt_has_no_note_when_flag_unknown_terms_is_off(tmp_path):
-    s = load_settings(home=tmp_path, flag_unknown_terms=False)
+    s = load_settings(home=tmp_path, check_facts=False, flag_unknown_terms=False)
     r = rig(s, [passage(LEAVE_TEXT, confident(s))], keywords=never_sabbatical(), checks_rare_terms=False)
     r.ask(SABBATICAL)
     assert "Note:" not in r.prompt() and "never mention" not in r.prompt()
@@ -499,7 +502,7 @@ def test_a_french_question_on_a_french_collection_is_not_translated(settings):
 
 
 def test_no_translation_when_translate_queries_is_off(tmp_path):
-    s = load_settings(home=tmp_path, translate_queries=False)
+    s = load_settings(home=tmp_path, check_facts=False, translate_queries=False)
     r = rig(s, [passage(LEAVE_TEXT, confident(s))], translate=lambda m: pytest.fail("no translation"),
             answer="25 jours [1].", languages={"c": {"en"}})
     r.ask(FR_QUESTION)
@@ -592,7 +595,7 @@ def test_an_english_question_is_answered_in_english(settings):
 # ---------------------------------------------------------------- per-call limits
 
 def test_each_model_call_has_its_own_limits(tmp_path):
-    s = load_settings(home=tmp_path, llm_max_tokens=123, llm_temperature=0.3)
+    s = load_settings(home=tmp_path, check_facts=False, llm_max_tokens=123, llm_temperature=0.3)
     first = Turn(FR_QUESTION, "25 jours [1].")
     rewritten = "Combien de jours de congés sabbatiques ont les salariés ?"
     r = rig(s, [passage(LEAVE_TEXT, confident(s))], condense=rewritten,

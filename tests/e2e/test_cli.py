@@ -58,10 +58,14 @@ def test_ask_json_answers_with_sources(cli_home):
                      "--json", home=cli_home)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"answer", "refused", "sources"} and data["refused"] is False
+    assert set(data) == {"answer", "refused", "grounding", "sources"} and data["refused"] is False
     assert "25" in data["answer"]
+    assert data["grounding"] in ("grounded", "regenerated", "quoted")
     assert data["sources"][0]["source"].endswith("expenses-faq.txt")
-    assert all(set(s) == {"source", "page", "score", "text"} for s in data["sources"])
+    assert all(set(s) == {"source", "page", "score", "text", "quote"} for s in data["sources"])
+    # The quote is the exact sentence of the source the answer relies on: it holds the fact.
+    quote = data["sources"][0]["quote"]
+    assert "25" in quote and " ".join(quote.split()) in " ".join(data["sources"][0]["text"].split())
 
 
 @pytest.mark.slow

@@ -290,3 +290,14 @@ def test_gradios_chatbot_with_our_options_shows_our_markup_and_the_hostile_text_
     for hostile in HOSTILE:
         assert hostile.replace("\n", " ") in text
     assert "leave.md, <img src=http://outside.example/h>" in text and "/srv/" not in text
+
+
+def test_the_sentence_an_answer_relies_on_is_highlighted_in_its_source_and_stays_inert():
+    from tests.fakes import make_passage
+
+    passage = make_passage("Badges open the door. Full-time staff get 25 days <img src=x> of leave. Parking is free.",
+                           "/srv/hr/leave.md")
+    out = sources_html([passage], "Sources", quotes=["Full-time staff get 25 days <img src=x> of leave."])
+    assert "<mark>Full-time staff get 25 days &lt;img src=x&gt; of leave.</mark>" in out
+    assert "<img" not in out
+    assert "<mark>" not in sources_html([passage], "Sources", quotes=["a sentence the passage does not hold"])

@@ -13,7 +13,7 @@ import threading
 from typing import Iterator
 
 import assistant  # noqa: F401  (network doors closed before gradio is imported)
-from assistant.answer import Finished, SourcesFound, TextDelta, Turn
+from assistant.answer import Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.components import Components
 from ui.render import CHATBOT_OPTIONS, answer_html, question_html, sources_html, status_html
 from ui.web.login import LOCAL_USER
@@ -69,6 +69,8 @@ class ChatSession:
                 if isinstance(event, SourcesFound):
                     sources, shown = sources_html(event.passages, "Sources", anchor=anchor), len(event.passages)
                     history[-1] = {"role": "assistant", "content": status_html("Writing the answer…") + sources}
+                elif isinstance(event, Retracted):  # a fact not in its excerpt: what follows replaces it
+                    answer_text = ""
                 elif isinstance(event, TextDelta):
                     answer_text += event.text
                     history[-1] = {"role": "assistant",
@@ -78,7 +80,7 @@ class ChatSession:
                     heading = "Passages checked" if answer.refused else "Sources"
                     history[-1] = {"role": "assistant",
                                    "content": answer_html(answer.text, len(answer.sources), anchor=anchor)
-                                   + sources_html(answer.sources, heading, anchor=anchor)}
+                                   + sources_html(answer.sources, heading, anchor=anchor, quotes=answer.quotes)}
                     turns = turns + [Turn(message, answer.text)]
                 yield history, turns, ""
 

@@ -1,0 +1,152 @@
+"""Every checkable fact of an answer must stand in the excerpt it cites.
+
+A small model copies the right passage and changes its number on the way (a minimum length, an
+hour count, a duration): the citation then makes a wrong fact look trustworthy. The facts
+checked are the ones a reader acts on and a model gets wrong: numbers (with amounts, dates and
+durations, which are numbers in words), e-mail addresses, URLs and proper names. Formatting is
+allowed: "fourteen" is 14, "3–5" is 3 and 5, "25 000" is 25000, "0,30" is 0.30.
+
+Each sentence of the answer is checked against the excerpts it cites, or against every excerpt
+shown when it cites none (a sentence without a marker still rests on the prompt).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Sequence
+
+from assistant.answer.excerpts import split_sentences
+
+_NUMBER_WORDS = {
+    # English and French, as small models write them
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "hundred": 100, "thousand": 1000,
+    "zéro": 0, "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8, "neuf": 9,
+    "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15, "seize": 16, "vingt": 20,
+    "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60, "cent": 100, "mille": 1000,
+}
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.I)
+# 25 000, 25,000, 1.5, 0,30 — a thousands separator is 3 digits after it; a decimal is not.
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0\u202f,.]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A fact of the answer that the excerpts it rests on do not contain."""
+    fact: str
+    sentence: str
+    cited: tuple[int, ...]  # the excerpt numbers the sentence cites; () when it cites none
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def _number_value(token: str) -> str:
+    compact = re.sub(r"[ \u00a0\u202f]", "", token)
+    if re.fullmatch(r"\d{1,3}(?:[,.]\d{3})+", compact):
+        compact = re.sub(r"[,.]", "", compact)  # a thousands separator
+    whole, _, fraction = compact.replace(",", ".").partition(".")
+    whole, fraction = whole.lstrip("0") or "0", fraction.rstrip("0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text states, normalised: digits as written, and number words."""
+    found = {_number_value(m.group()) for m in _NUMBER.finditer(_URL.sub(" ", _EMAIL.sub(" ", text)))}
+    for word in _WORD.findall(text.lower()):
+        for part in re.split(r"[-’']", word):
+            if part in _NUMBER_WORDS:
+                found.add(str(_NUMBER_WORDS[part]))
+    return found
+
+
+def _sentence_starts(text: str) -> set[int]:
+    starts, position = {0}, 0
+    for match in re.finditer(r"[.!?:;]\s+|\n+|\]\s*", text):
+        position = match.end()
+        starts.add(position)
+    return starts
+
+
+def proper_names(text: str, common_words: frozenset[str]) -> set[str]:
+    """Capitalised words that do not open a sentence and are no common word: names of people,
+    products, teams and places ("Bellhop", "Marie Dupont")."""
+    starts = _sentence_starts(text)
+    names = set()
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if match.start() in starts or not word[0].isupper() or len(word) < 3:
+            continue
+        if _fold(word) in common_words:
+            continue
+        names.add(word)
+    return names
+
+
+def facts(text: str, common_words: frozenset[str]) -> list[str]:
+    """The checkable facts of a text, as they are written in it."""
+    text = _MARKER.sub(" ", text)
+    found = [m.group() for m in _EMAIL.finditer(text)] + [m.group().rstrip(".,;") for m in _URL.finditer(text)]
+    rest = _URL.sub(" ", _EMAIL.sub(" ", text))
+    found += sorted(numbers(rest))
+    found += sorted(proper_names(rest, common_words))
+    return found
+
+
+def _contains(excerpt: str, fact: str) -> bool:
+    if "@" in fact or fact.lower().startswith(("http", "www.")):
+        return fact.lower() in excerpt.lower()
+    if re.fullmatch(r"[\d.]+", fact):
+        return fact in numbers(excerpt)
+    return _fold(fact) in _fold(excerpt)
+
+
+def _answer_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Sentences with the excerpt numbers each cites (a marker right after its full stop, as
+    models often write "... 25 days. [1]", belongs to the sentence before it)."""
+    pieces = split_sentences(text)
+    result: list[tuple[str, tuple[int, ...]]] = []
+    for piece in pieces:
+        cited = tuple(int(n) for n in _MARKER.findall(piece))
+        if not _MARKER.sub("", piece).strip(" .") and result:
+            sentence, previous = result[-1]
+            result[-1] = (sentence + " " + piece, previous + cited)
+        else:
+            result.append((piece, cited))
+    return result
+
+
+def unsupported_facts(answer: str, excerpts: Sequence[str], common_words: frozenset[str]) -> list[Unsupported]:
+    """The facts of `answer` that are not in the excerpts its sentences cite (numbered from 1)."""
+    problems = []
+    for sentence, cited in _answer_sentences(answer):
+        valid = tuple(n for n in cited if 1 <= n <= len(excerpts))
+        sources = [excerpts[n - 1] for n in valid] if valid else list(excerpts)
+        text = " ".join(sources)
+        for fact in facts(sentence, common_words):
+            if not _contains(text, fact):
+                problems.append(Unsupported(fact, _MARKER.sub("", sentence).strip(), valid))
+    return problems
+
+
+def supporting_sentences(excerpt: str, answer: str, question: str, common_words: frozenset[str],
+                         limit: int = 2) -> list[str]:
+    """The sentence(s) of an excerpt an answer relies on: those holding its facts, else the one
+    sharing most of its words (and the question's)."""
+    sentences = [s for s in split_sentences(excerpt) if s.strip() and s.strip() != "…"]
+    if not sentences:
+        return []
+    answer_facts = [f for f in facts(answer, common_words)]
+    holding = [s for s in sentences if any(_contains(s, f) for f in answer_facts)]
+    if holding:
+        return holding[:limit]
+    words = {_fold(w) for w in _WORD.findall(answer + " " + question) if len(w) > 3} - common_words
+    best = max(sentences, key=lambda s: len(words & {_fold(w) for w in _WORD.findall(s)}))
+    return [best]

@@ -1,0 +1,136 @@
+"""An answer's numbers, addresses and names come from the excerpt it cites, or the answer is not
+shown as written: regenerated once with the wrong part pointed out, then the cited sentence quoted.
+Unit rules first, then the whole answer stream on a scripted model that writes wrong numbers."""
+import pytest
+
+from assistant.answer import Finished, Retracted, TextDelta
+from assistant.answer.grounding import facts, numbers, supporting_sentences, unsupported_facts
+from assistant.settings import load_settings
+from assistant.text import STOPWORDS
+from tests.assistant.test_answer_rules import rig
+from tests.fakes import make_passage
+
+LEAVE = "Full-time employees get 25 days of paid annual leave. Requests go through Bellhop, the HR portal."
+PASSWORD = "Le mot de passe doit comporter au moins 14 caractères. Il change tous les 90 jours."
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("at least fourteen characters", {"14"}),
+    ("3–5 working days", {"3", "5"}),
+    ("25 000 euros, or 25,000", {"25000"}),
+    ("0,30 euros per km", {"0.3"}),
+    ("quatorze caractères", {"14"}),
+    ("uid 65534, range 100-999", {"65534", "100", "999"}),
+])
+def test_numbers_are_compared_by_value_whatever_their_writing(text, expected):
+    assert numbers(text) == expected
+
+
+def test_the_facts_of_an_answer_are_its_numbers_addresses_links_and_names():
+    found = facts("Write to hr@bellmont.example or see https://intranet.example/leave; Bellhop takes "
+                  "requests 10 days ahead [1].", STOPWORDS)
+    assert "hr@bellmont.example" in found and "https://intranet.example/leave" in found
+    assert "10" in found and "Bellhop" in found
+    assert "Write" not in found, "a capital that opens a sentence is no name"
+
+
+def test_a_number_the_cited_excerpt_does_not_state_is_reported_with_its_sentence():
+    problems = unsupported_facts("Full-time employees get 30 days of leave [1].", [LEAVE], STOPWORDS)
+    assert [(p.fact, p.cited) for p in problems] == [("30", (1,))]
+    assert unsupported_facts("Full-time employees get 25 days of leave [1].", [LEAVE], STOPWORDS) == []
+
+
+def test_formatting_differences_are_not_errors():
+    assert unsupported_facts("At least fourteen characters [1].", [PASSWORD], STOPWORDS) == []
+    assert unsupported_facts("Au moins quatorze caractères, changé tous les 90 jours [1].", [PASSWORD], STOPWORDS) == []
+
+
+def test_each_sentence_is_checked_against_the_excerpts_it_cites():
+    excerpts = [LEAVE, PASSWORD]
+    # 14 is in excerpt 2, but this sentence cites excerpt 1.
+    problems = unsupported_facts("Passwords need 14 characters [1].", excerpts, STOPWORDS)
+    assert [p.fact for p in problems] == ["14"]
+    assert unsupported_facts("Passwords need 14 characters [2].", excerpts, STOPWORDS) == []
+    # A sentence citing nothing rests on every excerpt shown.
+    assert unsupported_facts("Passwords need 14 characters.", excerpts, STOPWORDS) == []
+
+
+def test_a_name_the_excerpts_never_use_is_reported():
+    problems = unsupported_facts("Requests go through Workday [1].", [LEAVE], STOPWORDS)
+    assert [p.fact for p in problems] == ["Workday"]
+    assert unsupported_facts("Requests go through Bellhop [1].", [LEAVE], STOPWORDS) == []
+
+
+def test_the_supporting_sentence_is_the_one_holding_the_answers_fact():
+    assert supporting_sentences(LEAVE, "25 days [1].", "How many days?", STOPWORDS) == [
+        "Full-time employees get 25 days of paid annual leave."]
+    assert supporting_sentences(LEAVE, "Through the HR portal [1].", "Where do requests go?", STOPWORDS) == [
+        "Requests go through Bellhop, the HR portal."]
+
+
+# ---------------------------------------------------------------- the answer stream
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(home=tmp_path)
+
+
+def leave_passage(settings):
+    return make_passage(LEAVE, "/d/leave-policy.md", similarity=settings.confident_relevance + 0.1)
+
+
+def answers(*replies):
+    """A scripted answer that says each reply in turn."""
+    said = list(replies)
+
+    def respond(messages):
+        return said.pop(0) if len(said) > 1 else said[0]
+    return respond
+
+
+def test_a_grounded_answer_is_shown_as_written_with_its_supporting_sentence(settings):
+    r = rig(settings, [leave_passage(settings)], answer="Full-time employees get 25 days [1].")
+    answer = r.ask("How many days of annual leave do full-time employees get?")
+    assert answer.text == "Full-time employees get 25 days [1]." and answer.grounding == "grounded"
+    assert answer.as_json()["sources"][0]["quote"] == "Full-time employees get 25 days of paid annual leave."
+    assert r.kinds == ["answer"]
+
+
+def test_a_wrong_number_is_withdrawn_and_the_answer_regenerated_with_the_error_named(settings):
+    r = rig(settings, [leave_passage(settings)],
+            answer=answers("Full-time employees get 30 days [1].", "Full-time employees get 25 days [1]."))
+    events = r.events("How many days of annual leave do full-time employees get?")
+    answer = events[-1].answer
+    assert answer.text == "Full-time employees get 25 days [1]." and answer.grounding == "regenerated"
+    retraction = next(i for i, e in enumerate(events) if isinstance(e, Retracted))
+    assert "30" in events[retraction].reason
+    after = "".join(e.text for e in events[retraction:] if isinstance(e, TextDelta))
+    assert after == answer.text, "what streams after the retraction is the answer shown"
+    correction = r.llm.calls[1][0]
+    assert "'30'" in correction[-1].content and correction[-2].content.startswith("Full-time employees get 30")
+
+
+def test_a_number_still_wrong_after_the_retry_becomes_the_cited_sentence_quoted(settings):
+    r = rig(settings, [leave_passage(settings)], answer="Full-time employees get 30 days [1].")
+    events = r.events("How many days of annual leave do full-time employees get?")
+    answer = events[-1].answer
+    assert answer.grounding == "quoted"
+    assert answer.text == "“Full-time employees get 25 days of paid annual leave.” [1]"
+    assert "30" not in answer.text
+    last = max(i for i, e in enumerate(events) if isinstance(e, Retracted))
+    assert "".join(e.text for e in events[last:] if isinstance(e, TextDelta)) == answer.text
+    assert len(r.llm.calls) == 2, "one regeneration, not more"
+
+
+def test_a_french_answer_is_quoted_with_french_quotation_marks(settings):
+    passage = make_passage(PASSWORD, "/d/securite.docx", similarity=settings.confident_relevance + 0.1)
+    r = rig(settings, [passage], answer="Le mot de passe doit avoir 12 caractères [1].", languages={"c": {"fr"}})
+    answer = r.ask("Combien de caractères doit avoir le mot de passe ?")
+    assert answer.text == "« Le mot de passe doit comporter au moins 14 caractères. » [1]"
+
+
+def test_with_the_check_off_the_answer_is_shown_as_the_model_wrote_it(tmp_path):
+    settings = load_settings(home=tmp_path, check_facts=False)
+    r = rig(settings, [leave_passage(settings)], answer="Full-time employees get 30 days [1].")
+    events = r.events("How many days of annual leave do full-time employees get?")
+    assert not any(isinstance(e, Retracted) for e in events)
+    assert isinstance(events[-1], Finished) and events[-1].answer.text == "Full-time employees get 30 days [1]."

@@ -15,7 +15,7 @@ from assistant.answer.citations import CitationStreamFilter, clean_citations
 from assistant.answer.events import Answer, Event, Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.answer.evidence import REFUSALS, KeywordStatistics, has_evidence, looks_like_refusal, rare_terms
 from assistant.answer.excerpts import Excerpt, select_context
-from assistant.answer.grounding import supporting_sentences, unsupported_facts
+from assistant.answer.grounding import recited, supporting_sentences, unsupported_facts
 from assistant.language import Language, detect_language
 from assistant.llm import ChatModel
 from assistant.passage import Passage
@@ -163,13 +163,20 @@ class Answerer:
 
     def _grounded(self, text: str, cited: list[int], messages, excerpts: Sequence[Excerpt], language: Language,
                   question: str) -> Generator[Event, None, tuple[str, list[int], str]]:
-        """The answer if each of its facts is in the excerpt it cites; else one regeneration told
-        what was wrong; else the cited sentence quoted verbatim, with its citation."""
+        """The answer if each of its facts is in the excerpt it cites; else the same answer citing
+        the excerpts that do hold them; else one regeneration told what was wrong; else the cited
+        sentence quoted verbatim, with its citation."""
         shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
         problems = unsupported_facts(text, shown, STOPWORDS)
         if not problems:
             return text, cited, "grounded"
         facts = list(dict.fromkeys(p.fact for p in problems))
+        fixed = recited(text, shown, STOPWORDS)
+        if fixed is not None:
+            fixed, fixed_cited = clean_citations(fixed, len(excerpts))
+            yield Retracted(f"cited the wrong excerpt for {', '.join(facts)}")
+            yield TextDelta(fixed)
+            return fixed, fixed_cited, "recited"
         yield Retracted(f"not in the cited excerpts: {', '.join(facts)}")
         retry = yield from self._streamed_answer(prompts.correction_messages(messages, text, facts), len(excerpts))
         retry, retry_cited = clean_citations(retry, len(excerpts))

@@ -29,7 +29,8 @@ class Answer:
     prompt_tokens: int = 0  # what the model had to read before its first word (0: it was not asked)
     # For each source, the sentence(s) of it the answer relies on ("" for a refusal's passages).
     quotes: list[str] = field(default_factory=list)
-    # How the facts check went: "" (not checked), "grounded", "regenerated" or "quoted".
+    # How the facts check went: "" (not checked), "grounded", "recited" (citations corrected),
+    # "regenerated" or "quoted".
     grounding: str = ""
 
     def quote_of(self, index: int) -> str:

@@ -136,6 +136,33 @@ def unsupported_facts(answer: str, excerpts: Sequence[str], common_words: frozen
     return problems
 
 
+def recited(answer: str, excerpts: Sequence[str], common_words: frozenset[str]) -> str | None:
+    """The answer with each sentence whose cited excerpts lack its facts pointed at the excerpts
+    that hold them (a small model often states the right fact and numbers the wrong excerpt);
+    None when some fact stands in no excerpt at all."""
+    rewritten = []
+    for sentence, cited in _answer_sentences(answer):
+        wanted = facts(sentence, common_words)
+        valid = [n for n in cited if 1 <= n <= len(excerpts)]
+        own = " ".join(excerpts[n - 1] for n in valid) if valid else " ".join(excerpts)
+        if all(_contains(own, f) for f in wanted):
+            rewritten.append(sentence)
+            continue
+        chosen: list[int] = []
+        for fact in wanted:  # each fact from the first excerpt that holds it, the cited ones first
+            if any(_contains(excerpts[n - 1], fact) for n in chosen):
+                continue
+            order = valid + [n for n in range(1, len(excerpts) + 1) if n not in valid]
+            holder = next((n for n in order if _contains(excerpts[n - 1], fact)), None)
+            if holder is None:
+                return None
+            chosen.append(holder)
+        bare = _MARKER.sub("", sentence).rstrip()
+        body, end = re.match(r"(.*?)([.!?]*)$", bare, re.S).groups()
+        rewritten.append(f"{body.rstrip()} {''.join(f'[{n}]' for n in sorted(chosen))}{end}")
+    return " ".join(rewritten)
+
+
 def supporting_sentences(excerpt: str, answer: str, question: str, common_words: frozenset[str],
                          limit: int = 2) -> list[str]:
     """The sentence(s) of an excerpt an answer relies on: those holding its facts, else the one

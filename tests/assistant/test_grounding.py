@@ -134,3 +134,24 @@ def test_with_the_check_off_the_answer_is_shown_as_the_model_wrote_it(tmp_path):
     events = r.events("How many days of annual leave do full-time employees get?")
     assert not any(isinstance(e, Retracted) for e in events)
     assert isinstance(events[-1], Finished) and events[-1].answer.text == "Full-time employees get 30 days [1]."
+
+
+def test_a_fact_cited_to_the_wrong_excerpt_is_cited_to_the_one_that_holds_it():
+    from assistant.answer.grounding import recited
+
+    excerpts = ["Manual pages are compressed with gzip -9.", "The user nobody has uid 65534."]
+    assert recited("Pages use gzip -9 [1]. Nobody has uid 65534 [1].", excerpts, STOPWORDS) == \
+        "Pages use gzip -9 [1]. Nobody has uid 65534 [2]."
+    assert recited("Pages use gzip -9 and nobody has uid 65534 [1].", excerpts, STOPWORDS) == \
+        "Pages use gzip -9 and nobody has uid 65534 [1][2]."
+    assert recited("Nobody has uid 65535 [1].", excerpts, STOPWORDS) is None
+
+
+def test_a_miscited_answer_is_kept_with_its_citation_corrected_without_asking_the_model_again(settings):
+    other = make_passage("The canteen opens at noon.", "/d/canteen.md", similarity=settings.confident_relevance + 0.2)
+    r = rig(settings, [other, leave_passage(settings)],
+            answer="Full-time employees get 25 days [1].")
+    answer = r.ask("How many days of annual leave do full-time employees get?")
+    assert answer.grounding == "recited"
+    assert [s.file_name for s in answer.sources] == ["leave-policy.md"]
+    assert r.kinds == ["answer"]

@@ -139,10 +139,10 @@ class Answerer:
         if not text:  # nothing said, or only markers that name no excerpt
             text, refused = REFUSALS[language], True
             yield TextDelta(text)
-        sources = [checked[n - 1] for n in cited] or checked
+        shown = cited or list(range(1, len(excerpts) + 1))  # the cited excerpts, or all when none is
+        sources = [checked[n - 1] for n in shown]
         quotes = [] if refused else [
-            " ".join(supporting_sentences(excerpts[checked.index(p)].text, text, standalone, STOPWORDS))
-            for p in sources]
+            " ".join(supporting_sentences(excerpts[n - 1].text, text, standalone, STOPWORDS)) for n in shown]
         yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens,
                               quotes, grounding))
 

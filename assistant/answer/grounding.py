@@ -167,7 +167,8 @@ def supporting_sentences(excerpt: str, answer: str, question: str, common_words:
                          limit: int = 2) -> list[str]:
     """The sentence(s) of an excerpt an answer relies on: those holding its facts, else the one
     sharing most of its words (and the question's)."""
-    sentences = [s for s in split_sentences(excerpt) if s.strip() and s.strip() != "…"]
+    # An excerpt marks what it leaves out of its passage with " … ": a quote never spans that gap.
+    sentences = [s for part in excerpt.split(" … ") for s in split_sentences(part) if s.strip(" …")]
     if not sentences:
         return []
     answer_facts = [f for f in facts(answer, common_words)]

@@ -61,6 +61,12 @@ def test_a_name_the_excerpts_never_use_is_reported():
     assert unsupported_facts("Requests go through Bellhop [1].", [LEAVE], STOPWORDS) == []
 
 
+def test_a_quote_never_spans_the_gap_an_excerpt_leaves_in_its_passage():
+    excerpt = "The IT helpdesk is on extension 4357. … The helpdesk is staffed from 08:00 to 18:00."
+    assert supporting_sentences(excerpt, "Call extension 4357 [1].", "What is the extension?", STOPWORDS) == [
+        "The IT helpdesk is on extension 4357."]
+
+
 def test_the_supporting_sentence_is_the_one_holding_the_answers_fact():
     assert supporting_sentences(LEAVE, "25 days [1].", "How many days?", STOPWORDS) == [
         "Full-time employees get 25 days of paid annual leave."]

@@ -172,6 +172,10 @@ class Settings(BaseSettings):
         return self.home / "manifest.sqlite"
 
     @property
+    def keywords_path(self) -> Path:
+        return self.home / "keywords.sqlite"
+
+    @property
     def accounts_path(self) -> Path:
         return self.home / "accounts.sqlite"
 
@@ -215,8 +219,8 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
 
-# Written in the home under names no Settings property gives (assistant/store/chroma.py, ingest/manifest.py).
-_OTHER_HOME_ENTRIES = ("keywords.sqlite", "locks")
+# Written in the home under a name no Settings property gives (ingest/manifest.py: its lock files).
+_OTHER_HOME_ENTRIES = ("locks",)
 _warned_homes: set[Path] = set()
 
 

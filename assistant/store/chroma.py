@@ -183,4 +183,4 @@ def build_store(settings: Settings) -> Store:
     else:
         make_private_dirs(settings.chroma_path)
         client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
-    return Store(client, KeywordIndex(settings.home / "keywords.sqlite"))
+    return Store(client, KeywordIndex(settings.keywords_path))

@@ -18,6 +18,7 @@ from assistant.errors import AccessError
 SESSION_COOKIE = "assistant_session"
 # The one user of a UI bound to loopback with no accounts: a name no account can have.
 LOCAL_USER = "(local operator)"
+_USER_OF_REQUEST = "assistant.user"  # where a request's scope keeps its looked-up user
 
 _TEXTS = {
     "en": {"title": "Log in", "user": "User name", "password": "Password", "submit": "Log in",
@@ -93,6 +94,14 @@ class WebAuth:
         return has_users
 
     def user_of(self, scope: Scope) -> str | None:
+        """The request's user, looked up once per request: the route guard asks first and Gradio's
+        auth_dependency asks again on the same scope."""
+        state = scope.setdefault("state", {})
+        if _USER_OF_REQUEST not in state:
+            state[_USER_OF_REQUEST] = self._look_up(scope)
+        return state[_USER_OF_REQUEST]
+
+    def _look_up(self, scope: Scope) -> str | None:
         if not self.login_required():
             return LOCAL_USER
         token = Request(scope).cookies.get(SESSION_COOKIE)

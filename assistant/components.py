@@ -47,7 +47,19 @@ class Components:
                         checks_rare_terms=mode == "on" or (mode == "auto" and judges_answerability(self.settings)))
 
     @cached_property
+    def accounts_database(self):
+        from assistant.accounts import open_database
+
+        return open_database(self.settings)
+
+    @cached_property
     def accounts(self):
         from assistant.accounts import build_accounts
 
-        return build_accounts(self.settings)
+        return build_accounts(self.settings, self.accounts_database)
+
+    @cached_property
+    def audit(self):
+        from assistant.accounts import build_audit
+
+        return build_audit(self.settings, self.accounts_database)

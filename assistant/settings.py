@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     context_tokens: int = Field(
         160, ge=32, le=3000,
         description="Prompt budget for passage excerpts: the model reads ~60 tokens/s on 2 cores, so this sets the wait.")
+    split_questions: bool = Field(
+        True, description="Split a question that asks several things (\"..., and which ...?\") and give each part "
+                          "its own passages and excerpt budget.")
+    part_context_tokens: int = Field(
+        120, ge=32, le=3000, description="Excerpt budget of each part of a split question (instead of context_tokens).")
     translate_queries: bool = Field(
         True, description="Also search a question in the other language (en/fr) when the collection holds it.")
     flag_unknown_terms: bool = Field(
@@ -135,6 +140,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(120, ge=1, description="A web session unused for this long ends.")
     session_lifetime_minutes: int = Field(
         720, ge=1, description="A web session ends this long after its login, however much it is used.")
+    audit_retention_days: int = Field(
+        365, ge=0, description="Audit events (logins, questions, documents opened, admin changes) older than this "
+                               "are deleted; 0 keeps them forever.")
 
     @field_validator("home", mode="before")
     @classmethod

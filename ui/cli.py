@@ -85,7 +85,21 @@ read a collection when any of their groups may (or they are an admin); writing i
 grant. Granting twice, or revoking what was not granted, changes nothing.
 """
 
+AUDIT_EPILOG = """\
+Every login and failed login, question (the collections searched, the passages shown and cited,
+answer or refusal), document opened, upload and admin change, with its time (UTC) and user, oldest
+first. Events are never changed; those older than audit_retention_days (365) are deleted. No
+password, hash or session token is ever recorded; a failed login under a name no account has is
+recorded without the name (it may be a password typed into the wrong field).
+"""
+
 log = logging.getLogger("assistant")
+
+
+def _audit_kinds():
+    from assistant.accounts.audit import AuditKind
+
+    return list(AuditKind)
 
 
 # ------------------------------------------------------------------ helpers
@@ -280,22 +294,52 @@ def cmd_search(args) -> int:
     return 0
 
 
-def _stream_answer(components, question: str, collections: list[str], history, live: bool):
-    from assistant.answer import Finished, Retracted, TextDelta
+def _operator() -> dict:
+    """Who typed the command, for the audit trail: the terminal has no login, the OS account does."""
+    try:
+        return {"os_user": getpass.getuser()}
+    except (KeyError, OSError):
+        return {"os_user": f"uid {os.getuid()}"}
 
-    answer = None
-    for event in components.answerer.stream(question, collections, history):
-        if isinstance(event, TextDelta) and live:
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
-        elif isinstance(event, Retracted) and live:
-            # The terminal cannot take back what it printed: say so, and print the replacement.
-            sys.stdout.write(f"\n[withdrawn, {event.reason}; instead:]\n")
-        elif isinstance(event, Finished):
-            answer = event.answer
+
+def _audit(components, kind, **detail) -> None:
+    from assistant.accounts import OPERATOR
+
+    components.audit.record(kind, OPERATOR, {**detail, **_operator()})
+
+
+def _stream_answer(components, question: str, collections: list[str], history, live: bool):
+    from assistant.accounts import AuditKind, QuestionOutcome, passages_shown
+    from assistant.answer import Finished, SourcesFound
+
+    answer, found = None, []
+    try:
+        for event in components.answerer.stream(question, collections, history):
+            if isinstance(event, SourcesFound):
+                found = event.passages
+            _show_event(event, live)
+            if isinstance(event, Finished):
+                answer = event.answer
+    finally:
+        outcome = (QuestionOutcome.STOPPED if answer is None
+                   else QuestionOutcome.REFUSAL if answer.refused else QuestionOutcome.ANSWER)
+        _audit(components, AuditKind.QUESTION, question=question, collections=list(collections),
+               asked_for=collections[0], outcome=outcome.value, shown=passages_shown(found),
+               cited=passages_shown(answer.sources if answer else []))
     if live:
         sys.stdout.write("\n")
     return answer
+
+
+def _show_event(event, live: bool) -> None:
+    from assistant.answer import Retracted, TextDelta
+
+    if isinstance(event, TextDelta) and live:
+        sys.stdout.write(event.text)
+        sys.stdout.flush()
+    elif isinstance(event, Retracted) and live:
+        # The terminal cannot take back what it printed: say so, and print the replacement.
+        sys.stdout.write(f"\n[withdrawn, {event.reason}; instead:]\n")
 
 
 def _print_sources(answer) -> None:
@@ -421,7 +465,9 @@ def cmd_collections_list(args) -> int:
 
 
 def cmd_collections_delete(args) -> int:
-    _service(args).delete_collection(args.name)
+    service = _service(args)
+    service.delete_collection(args.name)
+    _admin_change(service.components, "collections delete", collection=args.name)
     print(f"deleted collection {args.name}")
     return 0
 
@@ -447,6 +493,8 @@ def cmd_sources_remove(args) -> int:
     service = _service(args)
     collection = _collection(args, service.components.settings)
     removed, not_found = service.remove_sources(collection, args.paths)
+    if removed:
+        _admin_change(service.components, "sources remove", collection=collection, files=removed)
     for path in removed:
         print(f"removed: {path}")
     print(f"removed {len(removed)} file(s) from {collection}")
@@ -457,6 +505,13 @@ def cmd_sources_remove(args) -> int:
 
 def _accounts(args):
     return _components(args).accounts
+
+
+def _admin_change(components, action: str, **detail) -> None:
+    """An account, grant or collection changed by this command, in the audit trail (never a password)."""
+    from assistant.accounts import AuditKind
+
+    _audit(components, AuditKind.ADMIN, action=action, **detail)
 
 
 def _new_password(args, name: str) -> str:
@@ -475,12 +530,14 @@ def _reads(info, existing: list[str]) -> list[str]:
 def cmd_users_add(args) -> int:
     from assistant.accounts import ALL_COLLECTIONS, personal_group
 
-    accounts = _accounts(args)
+    components = _components(args)
+    accounts = components.accounts
     if accounts.user(args.name) is not None:
         raise UsageError(f"user {args.name!r} exists already: `assistant users passwd {args.name}` changes the password")
     collections = [ALL_COLLECTIONS] if args.all else (args.collections or [])
-    accounts.add_user(args.name, _new_password(args, args.name), "admin" if args.admin else "staff",
-                      collections=collections)
+    role = "admin" if args.admin else "staff"
+    accounts.add_user(args.name, _new_password(args, args.name), role, collections=collections)
+    _admin_change(components, "users add", target=args.name, role=role, collections=collections)
     if args.admin:
         reads = "reads and writes every collection (admin)"
     elif args.all:
@@ -495,28 +552,36 @@ def cmd_users_add(args) -> int:
 
 
 def cmd_users_remove(args) -> int:
-    _accounts(args).remove_user(args.name)
+    components = _components(args)
+    components.accounts.remove_user(args.name)
+    _admin_change(components, "users remove", target=args.name)
     print(f"removed user {args.name} (their sessions have ended)")
     return 0
 
 
 def cmd_users_passwd(args) -> int:
-    accounts = _accounts(args)
+    components = _components(args)
+    accounts = components.accounts
     if accounts.user(args.name) is None:
         raise UsageError(f"no user named {args.name!r}: `assistant users list` shows them")
     accounts.set_password(args.name, _new_password(args, args.name))
+    _admin_change(components, "users passwd", target=args.name)
     print(f"changed the password of {args.name} (their sessions have ended)")
     return 0
 
 
 def cmd_users_disable(args) -> int:
-    _accounts(args).disable_user(args.name)
+    components = _components(args)
+    components.accounts.disable_user(args.name)
+    _admin_change(components, "users disable", target=args.name)
     print(f"disabled user {args.name}: they cannot log in, and their sessions have ended")
     return 0
 
 
 def cmd_users_enable(args) -> int:
-    _accounts(args).enable_user(args.name)
+    components = _components(args)
+    components.accounts.enable_user(args.name)
+    _admin_change(components, "users enable", target=args.name)
     print(f"enabled user {args.name}")
     return 0
 
@@ -540,23 +605,30 @@ def cmd_users_list(args) -> int:
 
 
 def cmd_groups_add(args) -> int:
-    _accounts(args).add_group(args.name)
+    components = _components(args)
+    components.accounts.add_group(args.name)
+    _admin_change(components, "groups add", group=args.name)
     print(f"added group {args.name}: `assistant groups members {args.name} --add USER` fills it")
     return 0
 
 
 def cmd_groups_remove(args) -> int:
-    _accounts(args).remove_group(args.name)
+    components = _components(args)
+    components.accounts.remove_group(args.name)
+    _admin_change(components, "groups remove", group=args.name)
     print(f"removed group {args.name} and its grants")
     return 0
 
 
 def cmd_groups_members(args) -> int:
-    accounts = _accounts(args)
+    components = _components(args)
+    accounts = components.accounts
     for user in args.add or []:
         accounts.add_member(args.name, user)
+        _admin_change(components, "groups members --add", group=args.name, target=user)
     for user in args.remove or []:
         accounts.remove_member(args.name, user)
+        _admin_change(components, "groups members --remove", group=args.name, target=user)
     members = accounts.members(args.name)
     if args.json:
         _print_json({"group": args.name, "members": members})
@@ -588,17 +660,57 @@ def _print_grants(accounts, collection: str) -> None:
 
 
 def cmd_collections_grant(args) -> int:
-    accounts = _accounts(args)
+    components = _components(args)
+    accounts = components.accounts
     accounts.grant(args.name, read_groups=args.read or (), write_groups=args.write or ())
+    _admin_change(components, "collections grant", collection=args.name, read=args.read or [], write=args.write or [])
     _print_grants(accounts, args.name)
     return 0
 
 
 def cmd_collections_revoke(args) -> int:
-    accounts = _accounts(args)
+    components = _components(args)
+    accounts = components.accounts
     removed = accounts.revoke(args.name, read_groups=args.read or (), write_groups=args.write or ())
+    _admin_change(components, "collections revoke", collection=args.name, read=args.read or [],
+                  write=args.write or [], removed=removed)
     print(f"revoked {removed} grant(s)")
     _print_grants(accounts, args.name)
+    return 0
+
+
+def _since(text: str):
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC unless a zone "
+                         "is given)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _audit_summary(detail: dict) -> str:
+    """The event's detail as key=value pairs, lists joined with commas, passages as their files."""
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, list):
+            value = ",".join(item.get("file", "") if isinstance(item, dict) else str(item) for item in value) or "-"
+        parts.append(f"{key}={json.dumps(value, ensure_ascii=False) if isinstance(value, str) and ' ' in value else value}")
+    return " ".join(parts)
+
+
+def cmd_audit(args) -> int:
+    audit = _components(args).audit
+    events = audit.query(user=args.user, since=_since(args.since) if args.since else None, kinds=args.kind or ())
+    if args.json:
+        _print_json({"events": [event.as_json() for event in events]})
+        return 0
+    for event in events:
+        when = event.at.strftime("%Y-%m-%d %H:%M:%SZ")
+        print(f"{when}\t{event.user or '-'}\t{event.kind}\t{_audit_summary(event.detail)}")
+    if not events:
+        print("no audit events" + (" match" if args.user or args.since or args.kind else " yet"))
     return 0
 
 
@@ -768,6 +880,15 @@ def build_parser() -> argparse.ArgumentParser:
     json_option(sub, 'the members: {"group", "members"}')
     sub = action(groups, "list", cmd_groups_list, "groups with their members and the collections they read and write")
     json_option(sub, 'the groups: {"groups": [{"name", "members", "read", "write"}]}')
+
+    p = command("audit", cmd_audit, "Show the audit trail: logins, questions, documents opened, admin changes.",
+                AUDIT_EPILOG)
+    p.add_argument("--user", metavar="NAME", help="only this user's events ('(local operator)': the CLI's and a "
+                                                    "UI's without logins)")
+    p.add_argument("--since", metavar="DATE", help="only events at or after this date (YYYY-MM-DD[THH:MM], UTC)")
+    p.add_argument("--kind", nargs="+", metavar="KIND", choices=[k.value for k in _audit_kinds()],
+                   help="only these kinds: " + ", ".join(k.value for k in _audit_kinds()))
+    json_option(p, 'the events: {"events": [{"id", "at", "kind", "user", "detail"}]}')
 
     p = command("settings", cmd_settings, "Show the settings in effect and where they come from.")
     json_option(p, "the settings")

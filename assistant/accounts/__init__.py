@@ -1,4 +1,5 @@
-"""Accounts in a database: users, groups, grants on collections, sessions and login throttling.
+"""Accounts in a database: users, groups, grants on collections, sessions and login throttling, and
+the audit trail (audit.py).
 
 SQLite at ASSISTANT_HOME/accounts.sqlite unless `accounts_url` names another database; the schema
 is made and upgraded by the Alembic migrations in migrations/, at open. service.py says how access
@@ -8,15 +9,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from assistant.accounts.audit import OPERATOR, Audit, AuditEvent, AuditKind, QuestionOutcome, passages_shown
+from assistant.accounts.database import Database
 from assistant.accounts.models import ALL_COLLECTIONS
 from assistant.accounts.service import Accounts, GroupInfo, ThrottledError, User, UserInfo, personal_group
 from assistant.settings import Settings
 
-__all__ = ["ALL_COLLECTIONS", "Accounts", "GroupInfo", "ThrottledError", "User", "UserInfo", "build_accounts",
-           "personal_group"]
+__all__ = ["ALL_COLLECTIONS", "OPERATOR", "Accounts", "Audit", "AuditEvent", "AuditKind", "Database", "GroupInfo",
+           "QuestionOutcome", "ThrottledError", "User", "UserInfo", "build_accounts", "build_audit", "open_database",
+           "passages_shown", "personal_group"]
 
 
-def build_accounts(settings: Settings) -> Accounts:
-    return Accounts(settings.accounts_url.get_secret_value() or f"sqlite:///{settings.accounts_path}", legacy_users=settings.users_path,
+def open_database(settings: Settings) -> Database:
+    return Database(settings.accounts_url.get_secret_value() or f"sqlite:///{settings.accounts_path}")
+
+
+def build_audit(settings: Settings, database: Database) -> Audit:
+    return Audit(database, retention_days=settings.audit_retention_days)
+
+
+def build_accounts(settings: Settings, database: Database | None = None) -> Accounts:
+    return Accounts(database or open_database(settings), legacy_users=settings.users_path,
                     session_idle=timedelta(minutes=settings.session_idle_minutes),
                     session_lifetime=timedelta(minutes=settings.session_lifetime_minutes))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +23,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.settings import make_private_dirs
 
@@ -95,3 +98,27 @@ def _upgrade(engine: Engine) -> None:
             if _current(connection) != heads:
                 raise
         log.info("accounts schema was brought to head by another process")
+
+
+class Database:
+    """One open accounts database at its newest schema, shared by the services over it (accounts,
+    audit, conversations): reads in plain transactions, writes in BEGIN IMMEDIATE ones on SQLite."""
+
+    def __init__(self, url: str):
+        self.engine = open_engine(url)
+        upgrade(self.engine)
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(self.engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._reads() as session:
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        with self._writes() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -25,18 +25,17 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from assistant.accounts import legacy
-from assistant.accounts.database import WRITE, open_engine, upgrade
+from assistant.accounts.database import Database
 from assistant.accounts.models import (ALL_COLLECTIONS, MODES, PERSONAL_PREFIX, ROLES, GrantRow, GroupRow,
                                        MembershipRow, SessionRow, ThrottleRow, UserRow)
 from assistant.accounts.passwords import Hasher, check_policy
@@ -112,33 +111,26 @@ class GroupInfo:
 
 
 class Accounts:
-    def __init__(self, url: str, *, legacy_users: Path | None = None, now: Callable[[], datetime] = utc_now,
+    def __init__(self, url: str | Database, *, legacy_users: Path | None = None, now: Callable[[], datetime] = utc_now,
                  session_idle: timedelta = timedelta(minutes=120), session_lifetime: timedelta = timedelta(minutes=720),
                  hasher: Hasher | None = None):
         self.now = now
         self.hasher = hasher or Hasher()
         self.session_idle = session_idle
         self.session_lifetime = session_lifetime
-        self._engine = open_engine(url)
-        upgrade(self._engine)
-        self._reads = sessionmaker(self._engine, expire_on_commit=False)
-        self._writes = sessionmaker(self._engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+        self.database = url if isinstance(url, Database) else Database(url)
         if legacy_users is not None and legacy_users.is_file():
             self._import_legacy(legacy_users)
 
     def close(self) -> None:
-        self._engine.dispose()
+        self.database.close()
 
     # ------------------------------------------------------------ transactions and look-ups
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with self._reads() as session:
-            yield session
+    def _reading(self):
+        return self.database.reading()
 
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        with self._writes() as session, session.begin():
-            yield session
+    def _writing(self):
+        return self.database.writing()
 
     @staticmethod
     def _user_row(session: Session, name: str) -> UserRow:

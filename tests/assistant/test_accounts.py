@@ -438,6 +438,41 @@ def test_users_json_is_moved_in_once_and_old_passwords_work_once_before_rehashin
 
 
 # ---------------------------------------------------------------- the database
+HEAD = "0002"  # the newest migration in assistant/accounts/migrations/versions/
+
+
+def test_the_migrations_form_one_chain_ending_at_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from assistant.accounts.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    assert script.get_heads() == [HEAD]
+    assert [r.revision for r in script.walk_revisions()][-1] == "0001"
+
+
+def test_a_database_at_the_first_migration_is_brought_to_head_when_opened(url):
+    from alembic import command
+    from alembic.config import Config
+
+    from assistant.accounts.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    engine.dispose()
+    old = Accounts(url)  # opening upgrades
+    old.add_user("alice", PASSWORD)
+    old.close()
+    with sa.create_engine(url).connect() as db:
+        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD
+        assert db.execute(sa.text("SELECT name FROM users")).scalars().all() == ["alice"]
 def test_the_migration_made_the_tables_the_models_describe(accounts, url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -445,10 +480,11 @@ def test_the_migration_made_the_tables_the_models_describe(accounts, url):
     from assistant.accounts.models import Base
 
     engine = sa.create_engine(url)
-    assert set(sa.inspect(engine).get_table_names()) == {
-        "alembic_version", "users", "groups", "memberships", "grants", "sessions", "login_throttle"}
+    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", *Base.metadata.tables}
+    assert {"users", "groups", "memberships", "grants", "sessions", "login_throttle", "audit_events"} <= set(
+        Base.metadata.tables)
     with engine.connect() as db:
-        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD
         assert compare_metadata(MigrationContext.configure(db, opts={"compare_type": True}), Base.metadata) == []
     assert {c["name"] for c in sa.inspect(engine).get_columns("sessions")} == {
         "token_hash", "user_id", "generation", "created_at", "last_seen_at", "expires_at", "client"}

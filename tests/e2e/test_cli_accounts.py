@@ -193,3 +193,41 @@ def test_every_account_action_has_help(home, command):
     assert result.returncode == 0, result.stderr
     assert f"usage: assistant {' '.join(command)}" in result.stdout
     assert "options:" in result.stdout and len(result.stdout.splitlines()) >= 5
+
+
+def audit(home, *options) -> list[dict]:
+    result = run_cli("audit", "--json", *options, home=home)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["events"]
+
+
+def test_admin_changes_and_questions_land_in_the_audit_trail_without_the_password(admin_home):
+    add(admin_home, "alice")
+    assert run_cli("groups", "add", "hr", home=admin_home).returncode == 0
+    assert run_cli("collections", "grant", "handbook", "--read", "hr", home=admin_home).returncode == 0
+    asked = run_cli("ask", "What is the parking policy on the moon?", "--collection", "handbook", "--json",
+                    home=admin_home)
+    assert asked.returncode == 0, asked.stderr
+
+    events = audit(admin_home)
+    assert [(e["kind"], e["detail"].get("action")) for e in events] == [
+        ("admin", "users add"), ("admin", "groups add"), ("admin", "collections grant"), ("question", None)]
+    assert all(e["user"] == "(local operator)" and e["detail"]["os_user"] for e in events)
+    assert events[0]["detail"]["target"] == "alice"
+    assert events[2]["detail"] == {**events[2]["detail"], "collection": "handbook", "read": ["hr"]}
+    question = events[3]["detail"]
+    assert question["question"] == "What is the parking policy on the moon?"
+    assert question["collections"] == ["handbook"] and question["outcome"] == "refusal"
+    everything = run_cli("audit", home=admin_home).stdout + json.dumps(events)
+    assert PASSWORD not in everything and "argon2" not in everything
+
+
+def test_audit_filters_by_user_date_and_kind_and_refuses_a_bad_date(admin_home):
+    add(admin_home, "alice")
+    assert [e["kind"] for e in audit(admin_home, "--kind", "admin")] == ["admin"]
+    assert audit(admin_home, "--kind", "login") == []
+    assert audit(admin_home, "--user", "alice") == []  # the change was the operator's, not alice's
+    assert len(audit(admin_home, "--since", "2000-01-01")) == 1
+    assert audit(admin_home, "--since", "2999-01-01T00:00") == []
+    assert run_cli("audit", "--since", "2999-01-01", home=admin_home).stdout.strip() == "no audit events match"
+    assert_one_line_error(run_cli("audit", "--since", "last week", home=admin_home), "is not a date")

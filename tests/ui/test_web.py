@@ -48,6 +48,10 @@ def test_a_user_only_sees_the_collections_they_may_read(tmp_path, home, embedder
     history, _, _ = list(session.respond("When does finance meet?", [], [], "finance", "bob"))[-1]
     assert "Pick a collection first (you can read: people)." in history[-1]["content"]
     assert "Mondays" not in str(history)
+    list(session.respond("What is the parking policy on the moon?", [], [], "people", "bob"))
+    asked = [(e.user, e.detail["asked_for"], e.detail["collections"], e.detail["outcome"])
+             for e in components.audit.query(kinds=["question"])]
+    assert asked == [("bob", "finance", [], "no_access"), ("bob", "people", ["people"], "refusal")]
     with pytest.raises(PermissionError):
         session.readable_collections(None)
 
@@ -75,3 +79,35 @@ def test_a_gradio_session_belongs_to_the_first_user_who_presents_it():
                                           ("LOCALHOST", "localhost"), ("127.0.0.1", "127.0.0.1")])
 def test_the_host_header_is_read_without_its_port(header, host):
     assert host_name(header) == host
+
+
+def test_logins_and_failures_are_audited_without_any_password_hash_or_token(home):
+    """The trail holds who logged in or failed, from where; the raw table never holds a password
+    (not even one typed as the user name), a password hash, a session token or its hash."""
+    import hashlib
+
+    import sqlalchemy as sa
+    from starlette.testclient import TestClient
+
+    from ui.web.app import build_web_app
+
+    password = "violet kettle orbit 2026"
+    components = Components(load_settings(ui_require_login=True))
+    components.accounts.add_user("alice", password)
+    client = TestClient(build_web_app(components), base_url="http://127.0.0.1")
+    assert client.post("/login", data={"username": "alice", "password": "not her password at all"},
+                       follow_redirects=False).status_code == 401
+    assert client.post("/login", data={"username": password, "password": password},
+                       follow_redirects=False).status_code == 401  # her password typed as the name
+    response = client.post("/login", data={"username": "alice", "password": password}, follow_redirects=False)
+    assert response.status_code == 303
+    token = response.cookies["assistant_session"]
+
+    events = [(e.kind, e.user, e.detail.get("known_name")) for e in components.audit.query()]
+    assert events == [("login_failed", "alice", True), ("login_failed", None, False), ("login", "alice", None)]
+    with sa.create_engine(f"sqlite:///{home / 'accounts.sqlite'}").connect() as db:
+        stored_hash = db.execute(sa.text("SELECT password_hash FROM users")).scalar_one()
+        trail = " ".join(str(v) for row in db.execute(sa.text("SELECT * FROM audit_events")) for v in row)
+    assert "127.0.0.1" in trail or "testclient" in trail
+    for secret in (password, "not her password at all", stored_hash, token, hashlib.sha256(token.encode()).hexdigest()):
+        assert secret not in trail

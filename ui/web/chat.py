@@ -10,9 +10,11 @@ looked up again for every question: a grant revoked mid-session holds at the nex
 
 import logging
 import threading
-from typing import Iterator
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import assistant  # noqa: F401  (network doors closed before gradio is imported)
+from assistant.accounts import AuditKind, QuestionOutcome, passages_shown
 from assistant.answer import Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.components import Components
 from ui.render import CHATBOT_OPTIONS, answer_html, question_html, sources_html, status_html
@@ -44,6 +46,26 @@ class ChatSession:
         default = self.components.settings.default_collection
         return default if default in readable else (readable[0] if readable else None)
 
+    @contextmanager
+    def _audited(self, username: str | None, question: str, collection: str, outcome: Callable[[], tuple]):
+        """Record the question once answering ends, however it ends (finished, stopped, failed)."""
+        try:
+            yield
+        finally:
+            found, answer = outcome()
+            if answer is None:
+                self._audit_question(username, question, collection, QuestionOutcome.STOPPED, found, [])
+            else:
+                self._audit_question(username, question, collection,
+                                     QuestionOutcome.REFUSAL if answer.refused else QuestionOutcome.ANSWER,
+                                     found, answer.sources)
+
+    def _audit_question(self, username, question, collection, outcome, found, cited) -> None:
+        self.components.audit.record(AuditKind.QUESTION, username, {
+            "question": question, "collections": [collection] if outcome != QuestionOutcome.NO_ACCESS else [],
+            "asked_for": collection, "outcome": outcome.value, "shown": passages_shown(found),
+            "cited": passages_shown(cited)})
+
     def respond(self, message: str, history: list[dict], turns: list[Turn], collection: str | None,
                 username: str | None) -> Iterator[tuple[list[dict], list[Turn], str]]:
         message = (message or "").strip()
@@ -55,6 +77,7 @@ class ChatSession:
         if not collection:  # asked before the picker loaded: the default, if this user may read it
             collection = self.default_collection(readable)
         if collection not in readable:
+            self._audit_question(username, message, collection, QuestionOutcome.NO_ACCESS, [], [])
             text = ("No collection is available to you yet." if not readable
                     else f"Pick a collection first (you can read: {', '.join(readable)}).")
             yield history + [{"role": "assistant", "content": status_html(text)}], turns, ""
@@ -64,9 +87,11 @@ class ChatSession:
         # Each answer's sources get ids of their own, so a citation link opens its own answer's source.
         anchor = f"turn{len(turns) + 1}-source"
         sources, shown, answer_text = "", 0, ""
-        with self._model_lock:
+        found, answer = [], None
+        with self._model_lock, self._audited(username, message, collection, lambda: (found, answer)):
             for event in self.components.answerer.stream(message, [collection], turns):
                 if isinstance(event, SourcesFound):
+                    found = event.passages
                     sources, shown = sources_html(event.passages, "Sources", anchor=anchor), len(event.passages)
                     history[-1] = {"role": "assistant", "content": status_html("Writing the answer…") + sources}
                 elif isinstance(event, Retracted):  # a fact not in its excerpt: what follows replaces it

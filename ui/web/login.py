@@ -12,12 +12,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
+from assistant.accounts import OPERATOR, AuditKind
 from assistant.components import Components
 from assistant.errors import AccessError
 
 SESSION_COOKIE = "assistant_session"
 # The one user of a UI bound to loopback with no accounts: a name no account can have.
-LOCAL_USER = "(local operator)"
+LOCAL_USER = OPERATOR
 _USER_OF_REQUEST = "assistant.user"  # where a request's scope keeps its looked-up user
 
 _TEXTS = {
@@ -120,6 +121,13 @@ class WebAuth:
         forwarded = request.headers.get("x-forwarded-proto", "") if self.settings.ui_trust_proxy else ""
         return request.url.scheme == "https" or forwarded == "https"
 
+    def _record_failure(self, name: str, client: str, reason: str) -> None:
+        """A failed login, under the name tried only when an account has it: an unknown "name" may be
+        a password typed into the wrong field (audit.py)."""
+        known = self.accounts.user(name) is not None
+        self.components.audit.record(AuditKind.LOGIN_FAILED, name if known else None,
+                                     {"client": client, "reason": reason, "known_name": known})
+
     # ---------------------------------------------------------------- routes
     async def show_login(self, request: Request) -> Response:
         if not self.login_required():
@@ -135,10 +143,13 @@ class WebAuth:
             # argon2 takes tens of milliseconds of CPU: never on the event loop.
             user = await asyncio.to_thread(self.accounts.authenticate, name, password, client)
         except AccessError as e:  # throttled: the message says how long to wait
+            await asyncio.to_thread(self._record_failure, name, client, "throttled")
             return login_page(language, str(e), status=429)
         if user is None:
+            await asyncio.to_thread(self._record_failure, name, client, "wrong user name or password")
             return login_page(language, _TEXTS[language]["wrong"], status=401)
         token = await asyncio.to_thread(self.accounts.create_session, user, client)
+        await asyncio.to_thread(self.components.audit.record, AuditKind.LOGIN, user.name, {"client": client})
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=self._secure(request),
                             path="/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Sequence
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
@@ -45,3 +46,11 @@ def term_coverage(terms: list[str], text: str) -> float:
     if not terms:
         return 1.0
     return (len(terms) - len(missing_terms(terms, text))) / len(terms)
+
+
+def question_words(text: str, terms: Sequence[str]) -> list[str]:
+    """The words of the text, as written (accents, case), that the folded terms came from."""
+    written = {}
+    for word in re.findall(r"[\w][\w./-]*", text):
+        written.setdefault(fold(word).strip("./-"), word.strip("./-"))
+    return [written.get(term, term) for term in terms]

@@ -79,15 +79,18 @@ def scripted_model(respond: Callable[[list[ChatMessage]], str]) -> ChatModel:
 
 
 class StaticRetriever:
-    """Returns the same passages for any query, and records what it was asked."""
+    """Returns the same passages for any query, and records what it was asked. `by_query` gives
+    other passages to the queries that contain one of its keys (the first key that matches)."""
 
-    def __init__(self, passages: Sequence[Passage]):
+    def __init__(self, passages: Sequence[Passage], by_query: dict[str, Sequence[Passage]] | None = None):
         self.passages = list(passages)
+        self.by_query = {key: list(found) for key, found in (by_query or {}).items()}
         self.queries: list[tuple[str, list[str], list[str]]] = []
 
     def search(self, query: str, collections: Sequence[str], k: int, alternatives: Sequence[str] = ()) -> list[Passage]:
         self.queries.append((query, list(collections), list(alternatives)))
-        return [p for p in self.passages if p.collection in collections][:k]
+        found = next((found for key, found in self.by_query.items() if key in query), self.passages)
+        return [p for p in found if p.collection in collections][:k]
 
 
 class CountedKeywords:

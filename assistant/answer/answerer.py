@@ -13,20 +13,42 @@ from typing import Callable, Generator, Iterator, Protocol, Sequence
 from assistant.answer import prompts
 from assistant.answer.citations import CitationStreamFilter, clean_citations
 from assistant.answer.events import Answer, Event, Finished, Retracted, SourcesFound, TextDelta, Turn
-from assistant.answer.evidence import REFUSALS, KeywordStatistics, has_evidence, looks_like_refusal, rare_terms
-from assistant.answer.excerpts import Excerpt, select_context
+from assistant.answer.evidence import (NEAR_MISS, NOT_NAMED, NOT_STATED, REFUSALS, KeywordStatistics, has_evidence,
+                                       looks_like_refusal, rare_terms)
+from assistant.answer.excerpts import Excerpt, select_context, select_context_per_part
+from assistant.answer.parts import question_parts, refers_back
 from assistant.answer.grounding import recited, supporting_sentences, unsupported_facts
 from assistant.language import Language, detect_language
 from assistant.llm import ChatModel
 from assistant.passage import Passage
 from assistant.settings import Settings
-from assistant.text import STOPWORDS, missing_terms
+from assistant.text import STOPWORDS, content_terms, missing_terms, question_words, term_coverage
 
 
 def first_line(reply: str) -> str:
     """The first line of a rewrite or translation, without the quotes small models put around it."""
     line = next((line for line in reply.splitlines() if line.strip()), "")
     return line.strip().strip('"').strip()
+
+
+def _unique(passages: Sequence[Passage]) -> list[Passage]:
+    """Passages in order, each once (the same chunk found by two phrasings)."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for passage in passages:
+        key = (passage.collection, passage.chunk_id)
+        if key not in seen:
+            seen.add(key)
+            kept.append(passage)
+    return kept
+
+
+@dataclass
+class QuestionPart:
+    """One part of a question that asks several things, with what its own search found."""
+    text: str
+    alternatives: list[str]  # its translations
+    evidence: list[Passage]  # empty: the documents do not cover this part
 
 
 class PassageSearch(Protocol):
@@ -98,6 +120,23 @@ class Answerer:
             return []
         return evidence
 
+    def _parts(self, question: str, alternatives: Sequence[str], collections: Sequence[str]) -> list[QuestionPart]:
+        """The parts of a question that asks several things, each searched on its own (none when
+        it asks one thing). A part that refers back ("may that file be compressed?") is searched
+        with the part before it, which names what it refers to."""
+        texts = question_parts(question)
+        if len(texts) < 2:
+            return []
+        # A translation split the same way pairs up with the parts; else the parts go without.
+        split_alternatives = [question_parts(a) for a in alternatives]
+        parts = []
+        for i, text in enumerate(texts):
+            part_alternatives = [a[i] for a in split_alternatives if len(a) == len(texts)]
+            query = f"{texts[i - 1]} {text}" if i and refers_back(text) else text
+            found = self.retriever.search(query, collections, self.settings.top_k, part_alternatives)
+            parts.append(QuestionPart(text, part_alternatives, self._evidence([query, *part_alternatives], found)))
+        return parts
+
     def stream(self, question: str, collections: Sequence[str], history: Sequence[Turn] = ()) -> Iterator[Event]:
         s = self.settings
         language = detect_language(question)
@@ -105,7 +144,17 @@ class Answerer:
         alternatives = self.translations(standalone, language, collections) if s.translate_queries else []
         retrieved = self.retriever.search(standalone, collections, s.top_k, alternatives)
         evidence = self._evidence([standalone, *alternatives], retrieved)
-        yield SourcesFound(evidence, standalone)
+        # Only what the user asked is split: a follow-up joined to the question before it is one question.
+        asks_several = s.split_questions and len(question_parts(question)) > 1
+        parts = self._parts(standalone, alternatives, collections) if asks_several else []
+        covered = [p for p in parts if p.evidence]
+        if not covered:
+            parts = []  # no part stands on its own: the whole question decides, as for one part
+        uncovered = [p.text for p in parts if not p.evidence]
+        # Whatever any phrasing found, the whole question's passages first.
+        pool = _unique([*evidence, *(passage for part in covered for passage in part.evidence)])
+        retrieved = _unique([*retrieved, *pool])
+        yield SourcesFound(pool, standalone)
 
         def refusal(checked: list[Passage], prompt_tokens: int = 0) -> Iterator[Event]:
             text = REFUSALS[language]
@@ -113,38 +162,93 @@ class Answerer:
             # The passages checked stay listed: the reader can see what was looked at, and open it.
             yield Finished(Answer(question, text, checked, retrieved, True, language, standalone, prompt_tokens))
 
-        if not evidence:
+        if not pool:
             yield from refusal([])
             return
-        # The prompt leads with what is closest in meaning to the question in any of its phrasings.
-        by_similarity = sorted(evidence, key=lambda p: p.similarity, reverse=True)
-        excerpts = select_context(standalone, by_similarity, self.encoder.embed, self.encoder.count_tokens,
-                                  s.context_tokens, alternatives)
+        if parts:
+            # Each part reads its own passages first, then the whole question's, within its own budget.
+            excerpts = select_context_per_part(
+                [(part.text, part.alternatives,
+                  _unique([*sorted(part.evidence, key=lambda p: p.similarity, reverse=True), *evidence]))
+                 for part in covered],
+                self.encoder.embed, self.encoder.count_tokens, s.part_context_tokens)
+        else:
+            # The prompt leads with what is closest in meaning to the question in any of its phrasings.
+            by_similarity = sorted(evidence, key=lambda p: p.similarity, reverse=True)
+            excerpts = select_context(standalone, by_similarity, self.encoder.embed, self.encoder.count_tokens,
+                                      s.context_tokens, alternatives)
         rare = rare_terms(self.keywords, [standalone, *alternatives], collections, s.rare_term_share)
         unknown = [t for t, n in rare.items() if n == 0] if s.flag_unknown_terms else []
-        messages = prompts.answer_messages(standalone, excerpts, language, unknown)
+        messages = prompts.answer_messages(standalone, excerpts, language, unknown,
+                                           [p.text for p in covered] if len(covered) > 1 else [], uncovered)
         prompt_tokens = prompts.prompt_tokens(messages, self.model.count_tokens)
         shown_text = " ".join(f"{e.passage.label()} {e.text}" for e in excerpts)
         missing = missing_terms(list(rare), shown_text)
         checked = [e.passage for e in excerpts]
         if missing and self.checks_rare_terms and not self.excerpts_answer(standalone, excerpts, missing):
-            yield from refusal(checked, prompt_tokens)
+            yield from self._near_miss(question, standalone, excerpts, missing, retrieved, language, prompt_tokens)
             return
         text = yield from self._streamed_answer(messages, len(excerpts))
         text, cited = clean_citations(text, len(excerpts))
         refused = not cited and looks_like_refusal(text)
+        if refused:
+            # The passages passed the evidence checks, so they are about the subject: a refusal says
+            # what they do state on it, as a near miss does (and the model's refusal is often wrong).
+            line, number, sentence = self._near_miss_line(standalone, excerpts, [], language)
+            if sentence:
+                yield Retracted("the documents' closest sentence, instead of the model's refusal")
+                yield TextDelta(line)
+                yield Finished(Answer(question, line, [checked[number - 1]], retrieved, True, language, standalone,
+                                      prompt_tokens, [sentence], ""))
+                return
         grounding = ""
         if text and not refused and s.check_facts:
             text, cited, grounding = yield from self._grounded(text, cited, messages, excerpts, language, standalone)
         if not text:  # nothing said, or only markers that name no excerpt
             text, refused = REFUSALS[language], True
             yield TextDelta(text)
+        elif uncovered and not refused and not looks_like_refusal(text):
+            # Said by us, not left to the model: which part the documents do not answer.
+            line = NOT_STATED[language].format(part=" ".join(uncovered))
+            yield TextDelta(f"\n{line}")
+            text = f"{text}\n{line}"
         shown = cited or list(range(1, len(excerpts) + 1))  # the cited excerpts, or all when none is
         sources = [checked[n - 1] for n in shown]
         quotes = [] if refused else [
             " ".join(supporting_sentences(excerpts[n - 1].text, text, standalone, STOPWORDS)) for n in shown]
         yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens,
                               quotes, grounding))
+
+    def _near_miss(self, question: str, standalone: str, excerpts: Sequence[Excerpt], missing: Sequence[str],
+                   retrieved: list[Passage], language: Language, prompt_tokens: int) -> Iterator[Event]:
+        """The passages are about the question's subject but do not state what it asks: say so, and
+        quote the sentence closest to it, in one line, so the reader sees what they do say."""
+        text, number, sentence = self._near_miss_line(standalone, excerpts, missing, language)
+        yield TextDelta(text)
+        sources = [excerpts[number - 1].passage] if sentence else []
+        yield Finished(Answer(question, text, sources, retrieved, True, language, standalone,
+                              prompt_tokens, [sentence] if sentence else [], ""))
+
+    @staticmethod
+    def _near_miss_line(question: str, excerpts: Sequence[Excerpt], missing: Sequence[str],
+                        language: Language) -> tuple[str, int, str]:
+        """(line, excerpt number, quoted sentence); the plain refusal with no sentence when no
+        excerpt shares a subject word with the question."""
+        terms = content_terms(question)
+        best: tuple[float, int, str] = (0.0, 0, "")
+        for number, excerpt in enumerate(excerpts, 1):
+            for sentence in supporting_sentences(excerpt.text, "", question, STOPWORDS, limit=1):
+                coverage = term_coverage(terms, sentence) if terms else 0.0
+                if coverage > best[0]:
+                    best = (coverage, number, sentence)
+        _, number, sentence = best
+        if not sentence:
+            return REFUSALS[language], 0, ""
+        # Only the question's own words are named: a missing word of its translation is not the reader's.
+        own = set(terms)
+        named = ", ".join(f"“{word}”" for word in question_words(question, [t for t in missing if t in own]))
+        return NEAR_MISS[language].format(missing=named or NOT_NAMED[language], sentence=sentence, number=number), \
+            number, sentence
 
     def _streamed_answer(self, messages, n_excerpts: int) -> Generator[Event, None, str]:
         """Stream the model's answer with its markers checked as they come; return the raw text."""

@@ -18,6 +18,20 @@ REFUSALS: dict[Language, str] = {
     "fr": "Les documents ne couvrent pas cette question.",
 }
 
+# A part of a question that no passage covers, said after the answer to the others.
+NOT_STATED: dict[Language, str] = {
+    "en": "The documents do not state: {part}",
+    "fr": "Les documents ne précisent pas : {part}",
+}
+
+# A near miss: the passages are about the question's subject but never name what it asks about.
+# One line: what they do not mention, and the sentence closest to it, quoted with its citation.
+NEAR_MISS: dict[Language, str] = {
+    "en": "The documents do not mention {missing}; on the subject they say: “{sentence}” [{number}]",
+    "fr": "Les documents ne mentionnent pas {missing} ; sur ce sujet, ils disent : « {sentence} » [{number}]",
+}
+NOT_NAMED: dict[Language, str] = {"en": "this", "fr": "ce point"}
+
 _MODEL_REFUSAL = re.compile(
     r"(do(es)? not|don't|doesn't) (cover|contain|mention|say|provide|include|specify|address)"
     r"|not (mentioned|covered|specified|provided|stated|found|available) in"

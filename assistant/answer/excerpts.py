@@ -52,6 +52,52 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
                    alternatives: Sequence[str] = ()) -> list[Excerpt]:
     """Pick sentences by meaning (cosine to the question or its translation) and words (shared
     subject terms) until the token budget is spent; keep each passage's sentences in order."""
+    chosen = _chosen_sentences(question, passages, embed, count_tokens, budget, alternatives)
+    return _excerpts(list(passages), {p: chosen[p] for p in sorted(chosen)})
+
+
+def select_context_per_part(parts: Sequence[tuple[str, Sequence[str], Sequence[Passage]]],
+                            embed: Callable[[list[str]], list[list[float]]], count_tokens: Callable[[str], int],
+                            budget_per_part: int) -> list[Excerpt]:
+    """Sentences for each part of a question (its text, its translations, its passages) within a
+    budget of its own, so that one part's passages cannot crowd out another's; a passage two parts
+    draw on is one excerpt holding the sentences of both."""
+    cache: dict[str, list[float]] = {}
+
+    def cached_embed(texts: list[str]) -> list[list[float]]:
+        new = [t for t in dict.fromkeys(texts) if t not in cache]
+        if new:
+            cache.update(zip(new, embed(new)))
+        return [cache[t] for t in texts]
+
+    order: list[Passage] = []
+    index_of: dict[tuple[str, str], int] = {}
+    positions: dict[int, dict[int, str]] = {}
+    for question, alternatives, passages in parts:
+        chosen = _chosen_sentences(question, passages, cached_embed, count_tokens, budget_per_part, alternatives)
+        for p_index, sentences in chosen.items():
+            passage = passages[p_index]
+            key = (passage.collection, passage.chunk_id)
+            if key not in index_of:
+                index_of[key] = len(order)
+                order.append(passage)
+            positions.setdefault(index_of[key], {}).update(sentences)
+    # A sentence two passages share (documents repeat themselves) is shown once, in the first.
+    seen: set[str] = set()
+    kept: dict[int, list[tuple[int, str]]] = {}
+    for i in sorted(positions):
+        for position, sentence in sorted(positions[i].items()):
+            folded = " ".join(sentence.lower().split())
+            if folded not in seen:
+                seen.add(folded)
+                kept.setdefault(i, []).append((position, sentence))
+    return _excerpts(order, kept)
+
+
+def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Callable[[list[str]], list[list[float]]],
+                      count_tokens: Callable[[str], int], budget: int,
+                      alternatives: Sequence[str]) -> dict[int, list[tuple[int, str]]]:
+    """passage index -> the (position, sentence) pairs chosen from it."""
     import numpy as np
 
     sentences: list[tuple[int, int, str]] = []  # (passage index, position, sentence)
@@ -59,7 +105,7 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
         for position, sentence in enumerate(split_sentences(passage.text)):
             sentences.append((p_index, position, sentence))
     if not sentences:
-        return []
+        return {}
     phrasings = [question, *alternatives]
     vectors = np.asarray(embed(phrasings + [s for _, _, s in sentences]), dtype=np.float32)
     similarity = (vectors[len(phrasings):] @ vectors[:len(phrasings)].T).max(axis=1)
@@ -110,15 +156,20 @@ def select_context(question: str, passages: Sequence[Passage], embed: Callable[[
         if first not in chosen and len(sentences[first][2].split()) <= LEAD_LINE_WORDS:
             chosen.add(first)
 
-    excerpts: dict[int, list[tuple[int, str]]] = {}
+    by_passage: dict[int, list[tuple[int, str]]] = {}
     for i in chosen:
         p_index, position, sentence = sentences[i]
-        excerpts.setdefault(p_index, []).append((position, sentence))
+        by_passage.setdefault(p_index, []).append((position, sentence))
+    return by_passage
+
+
+def _excerpts(passages: Sequence[Passage], chosen: dict[int, list[tuple[int, str]]]) -> list[Excerpt]:
+    """One excerpt per passage, in the order of `chosen`: its sentences in document order, " … "
+    where the excerpt skips some."""
     result = []
-    for p_index in sorted(excerpts):  # retrieval order
-        parts = sorted(excerpts[p_index])
+    for p_index, parts in chosen.items():
         text, previous = "", None
-        for position, sentence in parts:
+        for position, sentence in sorted(parts):
             gap = previous is not None and position != previous + 1
             text += (" … " if gap else " ") + sentence
             previous = position

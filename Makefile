@@ -1,4 +1,4 @@
-# make run   install, ingest seeds/, start the chat UI on http://127.0.0.1:7860
+# make run   install, ingest seeds/, start the chat UI on http://127.0.0.1:7860 (scans need `make ocr`, as root)
 # make test  install what the tests need, run the whole suite
 # make bench run the benchmarks (prints figures against a baseline measured in the same run)
 # Each target is self-contained; a second run reuses .venv and the stored data.
@@ -20,7 +20,10 @@ LLAMA_CPP_VERSION := 0.3.36
 LLAMA_CPP_CFLAGS  := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 LLAMA_WHEELS      := $(HOME)/.cache/private-assistant/wheels/llama-cpp-no-amx
 
-.PHONY: run test bench docs install install-test models clean-venv
+# Debian's tesseract 5 with English and French data: OCR of scanned PDFs and images.
+TESSDATA    := /usr/share/tesseract-ocr/5/tessdata
+
+.PHONY: run test bench docs install install-test models ocr clean-venv
 
 run: install $(VENV)/.model-$(MODEL)
 	ASSISTANT_LLM_MODEL=$(MODEL) $(BIN)/assistant models install
@@ -40,7 +43,7 @@ docs: install-test
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test /usr/bin/chromium
+install-test: $(VENV)/.installed-test /usr/bin/chromium $(TESSDATA)/fra.traineddata
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +69,13 @@ $(VENV)/.model-%: requirements/model-%.txt $(VENV)/.installed
 /usr/bin/chromium:
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	 else echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+# OCR for scans (optional for `make run`: without it scans are skipped; `make test` installs it).
+ocr: $(TESSDATA)/fra.traineddata
+
+$(TESSDATA)/fra.traineddata:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-osd fonts-dejavu-core; \
+	 else echo "the OCR tests need Debian's tesseract: sudo apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra" >&2; exit 1; fi
 
 clean-venv:
 	rm -rf $(VENV)

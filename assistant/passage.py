@@ -23,6 +23,7 @@ class MetadataKey:
     MTIME = "mtime"
     CHUNK_INDEX = "chunk_index"  # position within its file
     CONTENT_HASH = "content_hash"  # sha256 of the file's bytes
+    OCR_CONFIDENCE = "ocr_confidence"  # mean OCR word confidence (0-100) of its page; absent when not OCR'd
     COLLECTION = "collection"  # set on retrieved nodes only: which collection answered
 
 
@@ -52,14 +53,22 @@ class HeadingPath(tuple):
 
 
 def chunk_metadata(*, source: str, file_name: str, file_type: str, heading: HeadingPath, mtime: float,
-                   chunk_index: int, content_hash: str, page: int | None) -> dict[str, Any]:
+                   chunk_index: int, content_hash: str, page: int | None,
+                   ocr_confidence: float | None = None) -> dict[str, Any]:
     """The metadata written with a chunk (flat scalars: what Chroma stores)."""
     meta = {MetadataKey.SOURCE: source, MetadataKey.FILE_NAME: file_name, MetadataKey.FILE_TYPE: file_type,
             MetadataKey.HEADING: str(heading), MetadataKey.MTIME: mtime, MetadataKey.CHUNK_INDEX: chunk_index,
             MetadataKey.CONTENT_HASH: content_hash}
     if page is not None:
         meta[MetadataKey.PAGE] = page
+    if ocr_confidence is not None:
+        meta[MetadataKey.OCR_CONFIDENCE] = float(ocr_confidence)
     return meta
+
+
+def ocr_confidence_of(meta: Mapping[str, Any]) -> float | None:
+    value = meta.get(MetadataKey.OCR_CONFIDENCE)
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def page_of(meta: Mapping[str, Any]) -> int | None:
@@ -99,6 +108,11 @@ class Passage(NodeWithScore):
     @property
     def heading(self) -> HeadingPath:
         return HeadingPath.parse(self.node.metadata.get(MetadataKey.HEADING))
+
+    @property
+    def ocr_confidence(self) -> float | None:
+        """Set when the passage's text was read by OCR from a scan (staff are told: it may hold misreadings)."""
+        return ocr_confidence_of(self.node.metadata)
 
     @property
     def collection(self) -> str:

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, ge=32, le=256, description="Chunk size in embedder word pieces (MiniLM sees 256).")
     chunk_overlap: int = Field(30, ge=0, description="Word pieces shared by consecutive chunks (at most a quarter of a chunk).")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with a reason.")
+    ocr_languages: str = Field(
+        "eng+fra", pattern=r"^[a-z_]+(\+[a-z_]+)*$",
+        description="Tesseract languages for scanned PDFs and images (each needs its tesseract-ocr-LANG package).")
+    ocr_min_confidence: float = Field(
+        60.0, ge=0.0, le=100.0,
+        description="Scanned pages whose mean OCR word confidence is below this are ingested with a note in the summary.")
+    ocr_workers: int = Field(2, ge=1, le=64, description="Tesseract processes at once (one core each).")
 
     # --- retrieval and answers
     default_collection: str = Field("default", description="The collection used when a command or the UI names none.")

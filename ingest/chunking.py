@@ -18,6 +18,7 @@ class Chunk:
     page: int | None
     heading: HeadingPath
     index: int  # position within its file
+    ocr_confidence: float | None = None  # the page's OCR confidence (0-100) when OCR read it
 
     def embedding_text(self, title: str) -> str:
         """What is embedded: the file title and heading path give a passage its context."""
@@ -41,5 +42,6 @@ class Chunker:
             for text in self._splitter.split_text(section.text):
                 text = text.strip()
                 if text:
-                    chunks.append(Chunk(text=text, page=section.page, heading=section.heading, index=len(chunks)))
+                    chunks.append(Chunk(text=text, page=section.page, heading=section.heading, index=len(chunks),
+                                        ocr_confidence=section.ocr_confidence))
         return chunks

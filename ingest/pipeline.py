@@ -20,6 +20,14 @@ see is a file or folder swapped for a link between that check and the reading (t
 files by name: closing that window needs them to read from a descriptor opened once).
 Hard links and bind mounts cannot be told apart from the files themselves, and are read.
 
+Scans (PDF pages without a text layer, images) are read by OCR, about a second a page: the
+next few scans of the list are read ahead in threads while the files before them are examined,
+so a folder of scans keeps `ocr_workers` tesseract processes busy (ingest/readers/ocr.py). What
+is read ahead is used only if the file's hash is still the one read ahead; a file the manifest
+holds with the same content is not read ahead at all: an unchanged folder is never OCR'd again.
+Pages OCR read with a confidence below `ocr_min_confidence` are ingested and listed in the
+report's notes; a scan met without the OCR engine installed is skipped, never failed.
+
 Crash safety (see ingest/manifest.py): rows are marked 'pending' before their chunks are written
 and 'done' after; the next run deletes whatever a 'pending' row names and ingests the file again.
 Chunk ids are derived from (path, content hash, position), so a repaired run writes exactly the
@@ -32,6 +40,7 @@ import logging
 import os
 import stat
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
@@ -39,12 +48,13 @@ from typing import Callable, Iterable, Iterator, Protocol
 from llama_index.core.schema import TextNode
 
 from assistant.embedding import Embedder
-from assistant.passage import HeadingPath, MetadataKey, chunk_metadata, page_of
+from assistant.passage import HeadingPath, MetadataKey, chunk_metadata, ocr_confidence_of, page_of
 from assistant.settings import Settings
 from assistant.store import Store, check_collection_name
 from ingest.chunking import Chunk, Chunker
 from ingest.manifest import FileRecord, Manifest, PendingWrite
-from ingest.readers import UnreadableFile, UnsupportedFile, file_type, is_supported, read_file
+from ingest.readers import OcrUnavailable, Section, UnreadableFile, UnsupportedFile, file_type, is_supported, read_file
+from ingest.readers import ocr
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +67,8 @@ MAX_WAITING_CHUNKS = 4096
 # seconds before it was read: on file systems with coarse timestamps (FAT: 2 s, some network
 # shares: 1 s) a file rewritten right after it was read could otherwise keep the same stat.
 RACY_SECONDS = 2.0
+# Files that may need OCR, read ahead of the loop (see the module docstring).
+MAY_BE_SCANNED = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 
 
 @dataclass
@@ -68,6 +80,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # ingested, with something to check ("page 3: low OCR confidence")
     chunks_embedded: int = 0
     chunks_reused: int = 0
     chunks_removed: int = 0
@@ -87,6 +100,7 @@ class IngestReport:
             "removed": self.removed,
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "notes": [{"path": p, "note": n} for p, n in self.notes],
             "chunks_embedded": self.chunks_embedded, "chunks_reused": self.chunks_reused,
             "chunks_removed": self.chunks_removed, "files_hashed": self.files_hashed,
             "repaired": self.repaired, "interrupted": self.interrupted,
@@ -137,6 +151,21 @@ def _sha256(path: Path) -> str:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _hash_and_read(path: Path, known_hash: str | None) -> tuple[str, list[Section] | None]:
+    """For a read ahead: the file's hash, and its sections unless that hash is the one already stored.
+    A file that cannot be read is left for the loop to read again and report."""
+    try:
+        content_hash = _sha256(path)
+    except OSError:
+        return "", None
+    if content_hash == known_hash:
+        return content_hash, None
+    try:
+        return content_hash, read_file(path)
+    except (UnreadableFile, UnsupportedFile):
+        return content_hash, None
 
 
 def chunk_id(path: str, content_hash: str, index: int) -> str:
@@ -215,6 +244,8 @@ class IngestPipeline:
         self.embedder = embedder
         self.manifest = manifest
         self._chunker: Chunker | None = None
+        ocr.configure(ocr.OcrOptions(languages=settings.ocr_languages, workers=settings.ocr_workers))
+        self._ahead: dict[str, Future] = {}  # path -> (content hash, sections or None) being read ahead
 
     @property
     def chunker(self) -> Chunker:
@@ -279,8 +310,10 @@ class IngestPipeline:
         waiting: list[_Candidate] = []
         waiting_by_hash: dict[tuple[str, str], _Candidate] = {}
         to_embed = in_memory = 0  # chunks of the waiting files: to embed, and in all
+        readers = ThreadPoolExecutor(max_workers=self.settings.ocr_workers, thread_name_prefix="read-ahead")
         try:
-            for path in files:
+            for position, path in enumerate(files):
+                self._read_ahead(readers, files, position, known)
                 if should_stop():
                     report.interrupted = True
                     break
@@ -318,6 +351,8 @@ class IngestPipeline:
                     report.chunks_removed += self._remove(collection, gone)
                     report.removed.extend(sorted(r.path for r in gone))
         finally:
+            readers.shutdown(wait=True, cancel_futures=True)
+            self._ahead.clear()
             progress.close()
             report.seconds = time.monotonic() - started
         return report
@@ -378,7 +413,10 @@ class IngestPipeline:
         if self._reuse_stored(candidate, report.collection):
             return candidate
         try:
-            sections = read_file(path)
+            sections = self._read(path, content_hash)
+        except OcrUnavailable as e:
+            report.skipped.append((key, str(e)))
+            return None
         except (UnreadableFile, UnsupportedFile) as e:
             report.failed.append((key, str(e)))
             return None
@@ -386,7 +424,46 @@ class IngestPipeline:
         if not candidate.chunks:
             report.failed.append((key, "no text found"))
             return None
+        report.notes.extend((key, note) for note in self._ocr_notes(sections))
         return candidate
+
+    def _read_ahead(self, readers: ThreadPoolExecutor, files: list[Path], position: int,
+                    known: dict[str, FileRecord]) -> None:
+        """Start reading the next few files that may be scans, unless the manifest says they are unchanged."""
+        for path in files[position:position + 2 * self.settings.ocr_workers]:
+            key = str(path)
+            if key in self._ahead or path.suffix.lower() not in MAY_BE_SCANNED:
+                continue
+            record = known.get(key)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if (record is not None and record.state == "done" and record.size == st.st_size
+                    and record.mtime == st.st_mtime):
+                continue
+            self._ahead[key] = readers.submit(_hash_and_read, path, record.content_hash if record else None)
+
+    def _read(self, path: Path, content_hash: str) -> list[Section]:
+        """The file's sections: as read ahead when that was the same content, else read now."""
+        future = self._ahead.pop(str(path), None)
+        if future is not None:
+            read_hash, sections = future.result()
+            if read_hash == content_hash and sections is not None:
+                return sections
+        return read_file(path)
+
+    def _ocr_notes(self, sections: list[Section]) -> list[str]:
+        """'page 3: low OCR confidence (41 %)' for each page OCR read badly."""
+        notes, seen = [], set()
+        for section in sections:
+            confidence = section.ocr_confidence
+            if confidence is None or confidence >= self.settings.ocr_min_confidence or section.page in seen:
+                continue
+            seen.add(section.page)
+            where = f"page {section.page}: " if section.page is not None else ""
+            notes.append(f"{where}low OCR confidence ({confidence:.0f} %); check the text, or scan it again")
+        return notes
 
     def _reuse_stored(self, candidate: _Candidate, collection: str) -> bool:
         """Fill in chunks and vectors from a stored file with the same content and type, if any."""
@@ -404,7 +481,8 @@ class IngestPipeline:
         for node in stored:
             chunk = Chunk(text=node.text, page=page_of(node.metadata),
                           heading=HeadingPath.parse(node.metadata.get(MetadataKey.HEADING)),
-                          index=int(node.metadata.get(MetadataKey.CHUNK_INDEX, len(candidate.chunks))))
+                          index=int(node.metadata.get(MetadataKey.CHUNK_INDEX, len(candidate.chunks))),
+                          ocr_confidence=ocr_confidence_of(node.metadata))
             candidate.chunks.append(chunk)
             candidate.vectors.append(node.embedding)
             candidate.metas.append(self._metadata(candidate, chunk))
@@ -414,7 +492,7 @@ class IngestPipeline:
         return chunk_metadata(source=candidate.path, file_name=os.path.basename(candidate.path),
                               file_type=file_type(Path(candidate.path)), heading=chunk.heading,
                               mtime=candidate.mtime, chunk_index=chunk.index, content_hash=candidate.content_hash,
-                              page=chunk.page)
+                              page=chunk.page, ocr_confidence=chunk.ocr_confidence)
 
     def _write(self, waiting: list[_Candidate], collection: str, report: IngestReport, progress: Progress) -> None:
         """Embed what needs it, then write every waiting file in one crash-safe step."""

@@ -135,7 +135,8 @@ def _print_json(obj) -> None:
 def _source_line(number: int, passage) -> str:
     snippet = " ".join(passage.text.split())
     snippet = snippet[:160] + ("…" if len(snippet) > 160 else "")
-    return f"[{number}] {passage.label()}  (score {passage.score:.2f})\n    {passage.source}\n    {snippet}"
+    ocr = "  (text from OCR: may hold misreadings)" if passage.ocr_confidence is not None else ""
+    return f"[{number}] {passage.label()}  (score {passage.score:.2f}){ocr}\n    {passage.source}\n    {snippet}"
 
 
 # ------------------------------------------------------------------ ingest
@@ -188,6 +189,8 @@ def _print_ingest_report(report, as_json: bool, previous_failed: set | None = No
     if previous_failed is None:
         for path, reason in report.skipped:
             print(f"skipped: {path}: {reason}", file=sys.stderr)
+    for path, note in report.notes:
+        print(f"note: {path}: {note}", file=sys.stderr)
     for path in report.removed:
         print(f"removed: {path}", file=sys.stderr)
     if report.repaired:
@@ -227,6 +230,15 @@ def _stop_on_signals():
     return stop, restore
 
 
+def _say_if_ocr_is_missing(settings: Settings) -> None:
+    """Once per ingest command: scans are skipped (never failed) until the OCR engine is installed."""
+    from ingest.readers import ocr
+
+    reason = ocr.unavailable_reason(ocr.OcrOptions(languages=settings.ocr_languages))
+    if reason is not None:
+        print(f"assistant: scanned PDFs and images will be skipped: {reason}", file=sys.stderr)
+
+
 def cmd_ingest(args) -> int:
     missing = [p for p in args.paths if not os.path.lexists(p)]
     if missing:
@@ -235,6 +247,7 @@ def cmd_ingest(args) -> int:
         raise UsageError("--interval must be a positive number of seconds")
     service = _service(args)
     collection = _collection(args, service.components.settings)
+    _say_if_ocr_is_missing(service.components.settings)
     paths = [Path(p) for p in args.paths]
     stop, restore_signals = _stop_on_signals()
     try:

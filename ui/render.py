@@ -13,7 +13,7 @@ only two kinds of link exist, both ours:
   it is emitted for now).
 
 Sources show the file name, page and heading of a passage (`Passage.label()`), never the server's
-absolute path. Limitation: the path relative to the folder it was ingested from would be more
+absolute path, and "text from OCR" when the passage was read from a scan (it may hold misreadings). Limitation: the path relative to the folder it was ingested from would be more
 useful, but the ingested roots live in the manifest and are not in a chunk's metadata; until they
 are, the file name is all that is shown.
 
@@ -126,8 +126,10 @@ def sources_html(passages: Sequence[Passage], heading: str, *, anchor: str = "so
         snippet = " ".join(passage.text.split())
         short = snippet[:SNIPPET_CHARS] + ("…" if len(snippet) > SNIPPET_CHARS else "")
         quote = " ".join(quotes[number - 1].split()) if number <= len(quotes) else ""
+        ocr = ('<em class="ocr" title="read by OCR from a scan: check the original">text from OCR</em> '
+               if passage.ocr_confidence is not None else "")
         items.append(f'<details class="source" id="{anchor}-{number}"><summary><strong>[{number}] '
-                     f'{_text(passage.label())}</strong> — {_text(short)}</summary>'
+                     f'{_text(passage.label())}</strong> {ocr}— {_text(short)}</summary>'
                      f'<p class="passage">{_highlighted(snippet, quote)}</p></details>')
     title = f'<p class="sources-heading"><strong>{_text(heading)}</strong></p>'
     return f'<div class="sources">{title}{"".join(items)}</div>'

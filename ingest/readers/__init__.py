@@ -2,7 +2,8 @@
 
 Each format lives in its own module and registers its extensions on import (registry.register);
 importing this package imports them all, so read_file knows every format. The parsers
-themselves (pypdfium2, python-docx, python-pptx, openpyxl, BeautifulSoup) are imported inside
+themselves (pypdfium2, python-docx, python-pptx, openpyxl, BeautifulSoup, Pillow and
+pytesseract) are imported inside
 the readers, on the first file of their type.
 
 A reader raises UnreadableFile with a one-line reason a user can act on; a type with no reader
@@ -26,7 +27,8 @@ from ingest.readers.powerpoint import read_pptx
 from ingest.readers.excel import read_xlsx
 from ingest.readers.delimited import read_csv
 from ingest.readers.eml import read_eml
+from ingest.readers.ocr import OcrUnavailable, read_image
 
-__all__ = ["READERS", "DocumentReader", "Section", "UnreadableFile", "UnsupportedFile", "decode_text", "file_type",
-           "html_blocks", "is_supported", "one_line", "read_csv", "read_docx", "read_eml", "read_file", "read_html",
+__all__ = ["READERS", "DocumentReader", "OcrUnavailable", "Section", "UnreadableFile", "UnsupportedFile", "decode_text", "file_type",
+           "html_blocks", "is_supported", "one_line", "read_csv", "read_docx", "read_eml", "read_file", "read_html", "read_image",
            "read_markdown", "read_pdf", "read_pptx", "read_text", "read_xlsx", "register"]

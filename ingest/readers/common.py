@@ -35,6 +35,7 @@ class Section:
     text: str
     page: int | None = None  # page of a PDF, slide of a PPTX
     heading: HeadingPath = field(default_factory=HeadingPath)  # "Chapter", "Section", outermost first
+    ocr_confidence: float | None = None  # set when the text was read by OCR: mean word confidence, 0-100
 
 
 def error_text(e: BaseException) -> str:

@@ -16,7 +16,11 @@ ASSISTANT_HOME, and prints:
             the local model, ChromaVectorStore in a temporary folder (handbook only, unless
             --baseline-generated)
 
-and the ratios ours/raw (throughput) and baseline/ours (end-to-end time). Every process gets
+and the ratios ours/raw (throughput) and baseline/ours (end-to-end time).
+
+Scans: pages/s of reading (parse + OCR, no embedding) generated image-only PDFs of two pages
+(tests/ingest/scans.py) with 1 and with `ocr_workers` files in flight, as the pipeline reads
+ahead, against the same pages as text-layer PDFs in the same run (--scans N pages, 0 to skip). Every process gets
 the same torch thread count and OMP_WAIT_POLICY; the "ingest" time excludes loading the
 model (paid once per process by all three), the "process" time includes it. Figures depend
 on what else runs on the machine: the load average is printed next to each.
@@ -336,6 +340,48 @@ def bench_set(name: str, folder: Path, threads: int, work: Path, baseline: bool,
     return results
 
 
+def bench_scans(n_pages: int) -> None:
+    """Pages/s reading scanned PDFs (OCR) and the same pages with a text layer, in this process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fpdf import FPDF
+
+    from assistant.settings import load_settings
+    from ingest.readers import ocr, read_file
+    from tests.ingest import scans
+
+    reason = ocr.unavailable_reason()
+    if reason is not None:
+        print(f"scan bench skipped: {reason}")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="scan-bench-"))
+    try:
+        page_texts = [scans.CONTRACT[i % 3] for i in range(max(2, n_pages))]
+        scanned, typed = [], []
+        for number in range(0, len(page_texts), 2):
+            pair = page_texts[number:number + 2]
+            scanned.append(scans.save_pdf(folder / f"scan-{number:03d}.pdf", [scans.render(lines) for lines in pair]))
+            pdf = FPDF()
+            for lines in pair:
+                pdf.add_page()
+                pdf.set_font("Helvetica", size=12)
+                pdf.multi_cell(0, 8, "\n".join(lines))
+            typed.append(folder / f"text-{number:03d}.pdf")
+            typed[-1].write_bytes(bytes(pdf.output()))
+        workers = load_settings().ocr_workers
+        print(f"\nscanned PDFs: {len(page_texts)} pages in {len(scanned)} files, 200 dpi, load {os.getloadavg()[0]:.2f}")
+        for label, files, in_flight in (("text layer", typed, 1), ("OCR, 1 worker", scanned, 1),
+                                        (f"OCR, {workers} workers", scanned, workers)):
+            ocr.configure(ocr.OcrOptions(workers=in_flight))
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=in_flight) as pool:
+                read = sum(len({s.page for s in sections}) for sections in pool.map(read_file, files))
+            seconds = time.perf_counter() - started
+            print(f"  {label:18} {read / seconds:8.2f} pages/s  ({read} pages in {seconds:.1f} s)")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=str(SHARED_CORPUS))
@@ -345,6 +391,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--baseline-generated", action="store_true", help="also run the baseline on the generated set")
     parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--scans", type=int, default=16, help="scanned PDF pages to OCR (0: skip)")
     parser.add_argument("--worker", choices=["ours", "raw", "raw-loop", "raw-fp32", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -358,6 +405,8 @@ def main(argv=None) -> int:
 
     from assistant.embedding import available_cpus
 
+    if args.scans:
+        bench_scans(args.scans)
     corpus = Path(args.corpus)
     if not corpus.is_dir():
         print(f"ingest bench skipped: no corpus at {corpus} (pass --corpus DIR)")

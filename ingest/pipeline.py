@@ -245,7 +245,7 @@ class IngestPipeline:
         self.manifest = manifest
         self._chunker: Chunker | None = None
         ocr.configure(ocr.OcrOptions(languages=settings.ocr_languages, workers=settings.ocr_workers))
-        self._ahead: dict[str, Future] = {}  # path -> (content hash, sections or None) being read ahead
+        self._ahead: dict[str, Future | None] = {}  # path -> its read ahead; None: looked at, not read
 
     @property
     def chunker(self) -> Chunker:
@@ -434,6 +434,7 @@ class IngestPipeline:
             key = str(path)
             if key in self._ahead or path.suffix.lower() not in MAY_BE_SCANNED:
                 continue
+            self._ahead[key] = None  # looked at once: one stat per file, as without read-ahead
             record = known.get(key)
             try:
                 st = os.stat(path)

@@ -127,10 +127,19 @@ def _words(data: dict) -> tuple[str, float]:
     return clean("\n".join(out)), (weighted / chars if chars else 0.0)
 
 
-def _tesseract(image, psm: int) -> tuple[str, float]:
+def _binding():
+    """pytesseract, set to run our binary with one OpenMP thread. The environment goes to tesseract
+    only (pytesseract passes its module's `environ` to the process): OMP_THREAD_LIMIT in our own
+    process would also bind llama.cpp and torch."""
     import pytesseract
 
     pytesseract.pytesseract.tesseract_cmd = _options.command
+    pytesseract.pytesseract.environ = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    return pytesseract
+
+
+def _tesseract(image, psm: int) -> tuple[str, float]:
+    pytesseract = _binding()
     with _running:
         data = pytesseract.image_to_data(image, lang=_options.languages, config=f"--psm {psm}",
                                          output_type=pytesseract.Output.DICT)
@@ -139,8 +148,7 @@ def _tesseract(image, psm: int) -> tuple[str, float]:
 
 def _orientation(image) -> int:
     """Degrees to turn the page clockwise to set it upright (0 when OSD cannot tell)."""
-    import pytesseract
-
+    pytesseract = _binding()
     try:
         with _running:
             osd = pytesseract.image_to_osd(image, output_type=pytesseract.Output.DICT)
@@ -165,7 +173,6 @@ def ocr_image(image) -> OcrPage:
 
 def ocr_pages(images: Iterable) -> list[OcrPage]:
     """Several pages at once, up to `ocr_workers` tesseract processes (each with one thread)."""
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # inherited by tesseract: one core per page
     images = list(images)
     if len(images) <= 1 or _options.workers <= 1:
         return [ocr_image(image) for image in images]

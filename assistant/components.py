@@ -63,3 +63,9 @@ class Components:
         from assistant.accounts import build_audit
 
         return build_audit(self.settings, self.accounts_database)
+
+    @cached_property
+    def conversations(self):
+        from assistant.accounts import Conversations
+
+        return Conversations(self.accounts_database)

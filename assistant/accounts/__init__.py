@@ -1,5 +1,5 @@
 """Accounts in a database: users, groups, grants on collections, sessions and login throttling, and
-the audit trail (audit.py).
+the audit trail (audit.py) and users' conversations (conversations.py).
 
 SQLite at ASSISTANT_HOME/accounts.sqlite unless `accounts_url` names another database; the schema
 is made and upgraded by the Alembic migrations in migrations/, at open. service.py says how access
@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from assistant.accounts.audit import OPERATOR, Audit, AuditEvent, AuditKind, QuestionOutcome, passages_shown
+from assistant.accounts.conversations import Conversation, ConversationNotFound, Conversations, StoredTurn
 from assistant.accounts.database import Database
 from assistant.accounts.models import ALL_COLLECTIONS
 from assistant.accounts.service import Accounts, GroupInfo, ThrottledError, User, UserInfo, personal_group
 from assistant.settings import Settings
 
-__all__ = ["ALL_COLLECTIONS", "OPERATOR", "Accounts", "Audit", "AuditEvent", "AuditKind", "Database", "GroupInfo",
+__all__ = ["ALL_COLLECTIONS", "OPERATOR", "Accounts", "Audit", "AuditEvent", "AuditKind", "Conversation",
+           "ConversationNotFound", "Conversations", "Database", "GroupInfo", "StoredTurn",
            "QuestionOutcome", "ThrottledError", "User", "UserInfo", "build_accounts", "build_audit", "open_database",
            "passages_shown", "personal_group"]
 

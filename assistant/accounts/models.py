@@ -128,3 +128,29 @@ class AuditEventRow(Base):
     kind: Mapped[str] = mapped_column(String(32), index=True)
     user_name: Mapped[str | None] = mapped_column(String(64), index=True)
     detail: Mapped[str] = mapped_column(Text)  # a JSON object (Text: the same on SQLite and PostgreSQL)
+
+
+class ConversationRow(Base):
+    """A user's conversation (conversations.py). The owner is the user's key, so removing the user
+    removes their conversations; NULL is the operator of a UI on loopback without logins."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random: an id says nothing of others
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    collection: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ConversationTurnRow(Base):
+    __tablename__ = "conversation_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    refused: Mapped[bool] = mapped_column(Boolean)
+    sources: Mapped[str] = mapped_column(Text)  # JSON: the passages shown with the answer, with their quotes
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

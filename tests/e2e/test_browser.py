@@ -20,6 +20,7 @@ def ui_server(tmp_path, shared_models_dir, embedder):
     components = components_for(home, embedder)
     assert ingest(components, [SEEDS]).ok
     components.accounts.add_user("alice", "tulip harbour seven 2026", collections=["default"])
+    components.accounts.add_user("bob", "copper lantern tide 58", collections=["default"])
     with running_ui(home, tmp_path) as (url, _):
         yield url + "/"
 
@@ -61,7 +62,32 @@ def test_staff_logs_in_asks_and_sees_the_streamed_answer_with_its_sources(ui_ser
                 if final == text:
                     break
             time.sleep(0.1)
+
+        # The conversation is kept: after a reload it is listed, and opening it shows the answer
+        # with its sources again.
+        page.reload()
+        listed = page.wait_for_selector("#conversations label:has-text('How many days of paid annual leave')",
+                                        timeout=30000)
+        assert page.query_selector_all("[data-testid='bot']") == []
+        listed.click()
+        page.wait_for_selector("[data-testid='bot'] details.source", timeout=30000)
+        reopened = page.query_selector_all("[data-testid='bot']")[-1].inner_text()
+        assert reopened.strip() == states[-1].strip()
+        assert page.input_value("#conversation-title textarea, #conversation-title input").startswith("How many days")
+        page.click("#new-conversation")
+        page.wait_for_function("document.querySelectorAll(\"[data-testid='bot']\").length === 0", timeout=15000)
+
+        # Another user never sees it.
+        other = browser.new_page()
+        other.goto(ui_server)
+        other.fill("#username", "bob")
+        other.fill("#password", "copper lantern tide 58")
+        other.get_by_role("button", name="Log in").click()
+        other.wait_for_selector("#conversations", timeout=30000)
+        time.sleep(2.0)  # the list loads with the page
+        bobs_list = other.inner_text("#conversations")
         browser.close()
+    assert "How many days" not in bobs_list
 
     final = states[-1]
     answer, _, sources = final.partition("Sources")

@@ -63,17 +63,36 @@ class App:
         return client
 
     def respond_fn(self, client) -> int:
+        return self.event_fn(client, "respond")
+
+    def event_fn(self, client, name: str) -> int:
         config = client.get("/config").json()
         for index, dependency in enumerate(config["dependencies"]):
-            if dependency.get("api_name") in ("respond", "respond_1") or "respond" in str(dependency.get("api_name")):
+            if dependency.get("api_name") in (name, f"{name}_1") or name in str(dependency.get("api_name")):
                 return dependency.get("id", index)
-        raise AssertionError("no respond event in the Gradio config")
+        raise AssertionError(f"no {name} event in the Gradio config")
+
+    def call(self, client, name: str, data: list) -> tuple[int, str]:
+        """Join the queue with any event of the page and any data, as a hostile browser may."""
+        session_hash = secrets.token_hex(6)
+        body = {"data": data, "event_data": None, "fn_index": self.event_fn(client, name), "trigger_id": None,
+                "session_hash": session_hash}
+        joined = client.post("/gradio_api/queue/join", json=body)
+        if joined.status_code != 200:
+            return joined.status_code, joined.text
+        text = []
+        with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+            for line in stream.iter_lines():
+                text.append(line)
+                if '"process_completed"' in line or '"close_stream"' in line:
+                    break
+        return 200, "\n".join(text)
 
     def ask(self, client, question: str, collection: str, session_hash: str | None = None) -> tuple[int, str]:
         """Join the queue as the page does and read the event stream to its end: (status, text)."""
         session_hash = session_hash or secrets.token_hex(6)
         fn = self.respond_fn(client)
-        body = {"data": [question, [], [], collection], "event_data": None, "fn_index": fn, "trigger_id": None,
+        body = {"data": [question, [], [], collection, None], "event_data": None, "fn_index": fn, "trigger_id": None,
                 "session_hash": session_hash}
         joined = client.post("/gradio_api/queue/join", json=body)
         if joined.status_code != 200:
@@ -207,7 +226,7 @@ def build_probes(app: App) -> dict[str, Probe]:
     probes["gradio: another user's queue data"] = alice_reads_bobs_stream
 
     def alice_joins_bobs_session():
-        body = {"data": ["hello", [], [], "finance"], "fn_index": app.respond_fn(alice), "session_hash": bob_hash}
+        body = {"data": ["hello", [], [], "finance", None], "fn_index": app.respond_fn(alice), "session_hash": bob_hash}
         response = alice.post("/gradio_api/queue/join", json=body)
         return None if response.status_code == 403 else f"alice joined bob's session: {response.status_code}"
     probes["gradio: another user's queue join"] = alice_joins_bobs_session
@@ -221,6 +240,46 @@ def build_probes(app: App) -> dict[str, Probe]:
         response = alice.post("/gradio_api/cancel", json={"session_hash": bob_hash, "fn_index": 0, "event_id": "x"})
         return None if response.status_code == 403 else f"alice cancelled bob's event: {response.status_code}"
     probes["gradio: another user's cancel"] = alice_cancels_bob
+
+    # 5b. Conversations are their owner's, whatever id the browser sends.
+    [bobs] = components_for(app.home).conversations.list("bob")
+
+    def alice_opens_bobs_conversation():
+        status, text = app.call(alice, "open_one", [bobs.id])
+        return leaked(text, FINANCE_MARKER) or leaked(text, bobs.title)
+    probes["conversation: open another user's"] = alice_opens_bobs_conversation
+
+    def alice_renames_and_deletes_bobs_conversation():
+        app.call(alice, "rename", [bobs.id, "taken over", ""])
+        app.call(alice, "delete", [bobs.id, ""])
+        still = components_for(app.home).conversations.list("bob")
+        return None if [c.title for c in still] == [bobs.title] else f"bob's conversation changed: {still}"
+    probes["conversation: rename or delete another user's"] = alice_renames_and_deletes_bobs_conversation
+
+    def alice_lists_and_searches():
+        for search in ("", "finance", bobs.title.split()[0]):
+            status, text = app.call(alice, "refresh", [search, None])
+            if bobs.id in text or bobs.title in text:
+                return f"alice's list (search {search!r}) shows bob's conversation"
+        return None
+    probes["conversation: another user's in the list or a search"] = alice_lists_and_searches
+
+    def audit_holds_no_secret():
+        import hashlib
+
+        import sqlalchemy as sa
+
+        with sa.create_engine(f"sqlite:///{app.home / 'accounts.sqlite'}").connect() as db:
+            hashes = db.execute(sa.text("SELECT password_hash FROM users")).scalars().all()
+            trail = " ".join(str(v) for row in db.execute(sa.text("SELECT * FROM audit_events")) for v in row)
+        tokens = [c.cookies.get("assistant_session") for c in (alice, bob, carol)]
+        secrets_ = [ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD, *hashes, *tokens,
+                    *(hashlib.sha256(t.encode()).hexdigest() for t in tokens)]
+        found = [s[:12] for s in secrets_ if s and s in trail]
+        if found:
+            return f"the audit trail holds secrets starting {found}"
+        return None if '"question"' in trail or "question" in trail else "no question was audited"
+    probes["audit: no password, hash or token"] = audit_holds_no_secret
 
     def forged_session_cookie():
         forged = app.client(cookies={"assistant_session": "forged-token"})

@@ -45,7 +45,8 @@ def test_a_user_only_sees_the_collections_they_may_read(tmp_path, home, embedder
     session = ChatSession(components)
     assert session.readable_collections("bob") == ["people"]
     assert session.readable_collections(LOCAL_USER) == ["finance", "people"]
-    history, _, _ = list(session.respond("When does finance meet?", [], [], "finance", "bob"))[-1]
+    history, _, _, conversation = list(session.respond("When does finance meet?", [], [], "finance", "bob"))[-1]
+    assert conversation is None  # nothing was answered, so nothing was kept
     assert "Pick a collection first (you can read: people)." in history[-1]["content"]
     assert "Mondays" not in str(history)
     list(session.respond("What is the parking policy on the moon?", [], [], "people", "bob"))
@@ -111,3 +112,57 @@ def test_logins_and_failures_are_audited_without_any_password_hash_or_token(home
     assert "127.0.0.1" in trail or "testclient" in trail
     for secret in (password, "not her password at all", stored_hash, token, hashlib.sha256(token.encode()).hexdigest()):
         assert secret not in trail
+
+
+class RecordingAnswerer:
+    """Answers every question with one cited passage, and records the history it was given."""
+
+    def __init__(self, passage):
+        self.passage = passage
+        self.histories = []
+
+    def stream(self, question, collections, history=()):
+        from assistant.answer import Answer, Finished, SourcesFound, TextDelta
+
+        self.histories.append([(t.question, t.answer) for t in history])
+        yield SourcesFound([self.passage], question)
+        text = f"Answer to {question} [1]"
+        yield TextDelta(text)
+        yield Finished(Answer(question=question, text=text, sources=[self.passage], retrieved=[self.passage],
+                              refused=False, language="en", quotes=["25 days"]))
+
+
+def test_a_reopened_conversation_shows_its_answers_and_sources_and_a_follow_up_uses_it(home):
+    from tests.fakes import make_passage
+
+    components = Components(load_settings(ui_require_login=True))
+    components.store.create_collection("handbook")
+    components.accounts.add_user("alice", "violet kettle orbit 2026", collections=["handbook"])
+    components.accounts.add_user("bob", "seven quiet lanterns drifting", collections=["handbook"])
+    passage = make_passage("Full-time staff get 25 days of paid leave.", "/docs/leave-policy.md", page=3,
+                           collection="handbook")
+    components.answerer = RecordingAnswerer(passage)
+    session = ChatSession(components)
+    *_, (history, turns, _, conversation) = session.respond("How many days of leave?", [], [], "handbook", "alice")
+    assert conversation is not None
+
+    later = ChatSession(Components(load_settings(ui_require_login=True)))  # a restart, another day
+    assert later.conversation_choices("alice") == [("How many days of leave?", conversation)]
+    assert later.conversation_choices("bob") == []
+    reopened, turns, collection, title = later.open_conversation("alice", conversation)
+    assert reopened == history and collection == "handbook" and title == "How many days of leave?"
+    assert "leave-policy.md, page 3" in reopened[-1]["content"] and "<mark>25 days</mark>" in reopened[-1]["content"]
+
+    later.components.answerer = components.answerer
+    *_, (_, _, _, same) = later.respond("And part-time staff?", reopened, turns, collection, "alice", conversation)
+    assert same == conversation
+    assert components.answerer.histories[-1] == [("How many days of leave?", "Answer to How many days of leave? [1]")]
+    assert [t.question for t in later.components.conversations.turns("alice", conversation)] == [
+        "How many days of leave?", "And part-time staff?"]
+
+    from assistant.accounts import ConversationNotFound
+    with pytest.raises(ConversationNotFound):
+        later.open_conversation("bob", conversation)
+    with pytest.raises(ConversationNotFound):
+        list(later.respond("Mine now?", [], [], "handbook", "bob", conversation))
+    assert len(later.components.conversations.turns("alice", conversation)) == 2

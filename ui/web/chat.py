@@ -6,6 +6,13 @@ which has already checked who is asking (`request.username`) before any event re
 browser -> here (which collections this user may read) -> assistant.answer -> back. The
 collections a user may read are the only ones their questions are searched in, and they are
 looked up again for every question: a grant revoked mid-session holds at the next question.
+
+Conversations (assistant/accounts/conversations.py): each answered question is kept as a turn
+of the current conversation (a new one, named after its first question, when there is none).
+The list on the left is the user's own, newest first, searchable; opening one renders its turns
+as they were answered, and its turns become the history the next question is condensed with.
+The id of the conversation being continued lives in server-side state; the id a click on the list
+sends is checked against the user by the service, like every other call.
 """
 
 import logging
@@ -67,10 +74,13 @@ class ChatSession:
             "cited": passages_shown(cited)})
 
     def respond(self, message: str, history: list[dict], turns: list[Turn], collection: str | None,
-                username: str | None) -> Iterator[tuple[list[dict], list[Turn], str]]:
+                username: str | None, conversation_id: str | None = None
+                ) -> Iterator[tuple[list[dict], list[Turn], str, str | None]]:
+        """Answer in the conversation `conversation_id` (a new one, named after the question, when
+        None); yields (chat messages, turns, the question box, the conversation's id)."""
         message = (message or "").strip()
         if not message:
-            yield history, turns, ""
+            yield history, turns, "", conversation_id
             return
         readable = self.readable_collections(username)
         history = history + [{"role": "user", "content": question_html(message)}]
@@ -80,10 +90,12 @@ class ChatSession:
             self._audit_question(username, message, collection, QuestionOutcome.NO_ACCESS, [], [])
             text = ("No collection is available to you yet." if not readable
                     else f"Pick a collection first (you can read: {', '.join(readable)}).")
-            yield history + [{"role": "assistant", "content": status_html(text)}], turns, ""
+            yield history + [{"role": "assistant", "content": status_html(text)}], turns, "", conversation_id
             return
+        if conversation_id is not None:
+            self.components.conversations.get(username, conversation_id)  # theirs, or ConversationNotFound
         history = history + [{"role": "assistant", "content": status_html("Searching the documents…")}]
-        yield history, turns, ""
+        yield history, turns, "", conversation_id
         # Each answer's sources get ids of their own, so a citation link opens its own answer's source.
         anchor = f"turn{len(turns) + 1}-source"
         sources, shown, answer_text = "", 0, ""
@@ -102,51 +114,138 @@ class ChatSession:
                                    "content": answer_html(answer_text, shown, anchor=anchor) + sources}
                 elif isinstance(event, Finished):
                     answer = event.answer
-                    heading = "Passages checked" if answer.refused else "Sources"
-                    history[-1] = {"role": "assistant",
-                                   "content": answer_html(answer.text, len(answer.sources), anchor=anchor)
-                                   + sources_html(answer.sources, heading, anchor=anchor, quotes=answer.quotes)}
+                    history[-1] = {"role": "assistant", "content": answer_message(
+                        answer.text, answer.sources, answer.quotes, answer.refused, anchor)}
                     turns = turns + [Turn(message, answer.text)]
-                yield history, turns, ""
+                    conversation_id = self._keep(username, conversation_id, collection, message, answer)
+                yield history, turns, "", conversation_id
+
+    def _keep(self, username: str, conversation_id: str | None, collection: str, question: str, answer) -> str:
+        conversations = self.components.conversations
+        if conversation_id is None:
+            conversation_id = conversations.start(username, collection, question).id
+        conversations.add_turn(username, conversation_id, question, answer.text, refused=answer.refused,
+                               sources=answer.sources, quotes=answer.quotes)
+        return conversation_id
+
+    # ---------------------------------------------------------------- the conversation list
+    def conversation_choices(self, username: str | None, search: str = "") -> list[tuple[str, str]]:
+        """(title, id) of the user's conversations, newest first."""
+        if not username:
+            raise PermissionError("not logged in")
+        return [(c.title, c.id) for c in self.components.conversations.list(username, search or "")]
+
+    def open_conversation(self, username: str | None, conversation_id: str
+                          ) -> tuple[list[dict], list[Turn], str, str]:
+        """(chat messages, turns, collection, title) of one of the user's conversations, as answered."""
+        if not username:
+            raise PermissionError("not logged in")
+        conversations = self.components.conversations
+        info = conversations.get(username, conversation_id)
+        history, turns = [], []
+        for number, turn in enumerate(conversations.turns(username, conversation_id), 1):
+            history.append({"role": "user", "content": question_html(turn.question)})
+            history.append({"role": "assistant", "content": answer_message(
+                turn.answer, turn.sources, turn.quotes, turn.refused, f"turn{number}-source")})
+            turns.append(Turn(turn.question, turn.answer))
+        return history, turns, info.collection, info.title
+
+
+def answer_message(text: str, sources, quotes, refused: bool, anchor: str) -> str:
+    heading = "Passages checked" if refused else "Sources"
+    return answer_html(text, len(sources), anchor=anchor) + sources_html(sources, heading, anchor=anchor,
+                                                                          quotes=quotes)
 
 
 def build_chat(components: Components):
     import gradio as gr
 
+    from assistant.errors import AccessError
+
     session = ChatSession(components)
 
-    def load_collections(request: gr.Request):
-        readable = session.readable_collections(request.username)
-        return gr.Dropdown(choices=readable, value=session.default_collection(readable))
+    def conversation_list(username, search="", value=None):
+        choices = session.conversation_choices(username, search)
+        return gr.Radio(choices=choices, value=value if value in [c[1] for c in choices] else None)
 
-    def respond(message, history, turns, collection, request: gr.Request):
-        yield from session.respond(message, history, turns, collection, request.username)
+    def load(request: gr.Request):
+        readable = session.readable_collections(request.username)
+        return (gr.Dropdown(choices=readable, value=session.default_collection(readable)),
+                conversation_list(request.username))
+
+    def respond(message, history, turns, collection, conversation_id, request: gr.Request):
+        yield from session.respond(message, history, turns, collection, request.username, conversation_id)
+
+    def refresh(search, conversation_id, request: gr.Request):
+        return conversation_list(request.username, search, conversation_id)
+
+    def open_one(conversation_id, request: gr.Request):
+        if not conversation_id:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            history, turns, collection, title = session.open_conversation(request.username, conversation_id)
+        except AccessError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        return history, turns, conversation_id, collection, title
+
+    def rename(conversation_id, title, search, request: gr.Request):
+        if not conversation_id:
+            raise gr.Error("Open or start a conversation first.", print_exception=False)
+        try:
+            components.conversations.rename(request.username, conversation_id, title)
+        except AccessError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        return conversation_list(request.username, search, conversation_id)
+
+    def delete(conversation_id, search, request: gr.Request):
+        if conversation_id:
+            try:
+                components.conversations.delete(request.username, conversation_id)
+            except AccessError as e:
+                raise gr.Error(str(e), print_exception=False) from None
+        return [], [], "", None, "", conversation_list(request.username, search)
 
     def clear():
-        return [], [], ""
+        return [], [], "", None, ""
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"## {TITLE}\n{INTRO}")
-        with gr.Row():
-            # Any value is let through to respond(), which checks it against what the user may read:
-            # the access check is ours, not the widget's list of choices.
-            collection = gr.Dropdown(label="Collection", choices=[], value=None, interactive=True, scale=1,
-                                     allow_custom_value=True)
-        # Every message is our own escaped HTML (ui/render.py); Markdown is never interpreted.
-        chatbot = gr.Chatbot(label="Conversation", height=560, elem_id="conversation", **CHATBOT_OPTIONS)
+        conversation_id = gr.State(None)
         turns = gr.State([])
         with gr.Row():
-            question = gr.Textbox(label="Question", placeholder="Ask about the documents…", scale=8,
-                                  elem_id="question", autofocus=True, submit_btn=False)
-            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-        with gr.Row():
-            new_chat = gr.Button("New conversation", size="sm")
-            gr.Button("Log out", size="sm", link="/logout", elem_id="logout")
-        inputs = [question, chatbot, turns, collection]
-        outputs = [chatbot, turns, question]
-        question.submit(respond, inputs, outputs, concurrency_limit=1)
-        ask.click(respond, inputs, outputs, concurrency_limit=1)
-        new_chat.click(clear, None, outputs)
-        collection.input(clear, None, outputs)  # a user switching collections starts afresh
-        app.load(load_collections, None, collection)
+            with gr.Column(scale=1, min_width=240):
+                new_chat = gr.Button("New conversation", variant="secondary", elem_id="new-conversation")
+                search = gr.Textbox(label="Search conversations", placeholder="Words…", elem_id="search-conversations")
+                # The browser sends back an id; open_one and the service check it is this user's.
+                conversations = gr.Radio(label="Conversations", choices=[], value=None, elem_id="conversations")
+                title = gr.Textbox(label="Title", elem_id="conversation-title")
+                with gr.Row():
+                    rename_button = gr.Button("Rename", size="sm", elem_id="rename-conversation")
+                    delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-conversation")
+            with gr.Column(scale=4):
+                # Any value is let through to respond(), which checks it against what the user may read:
+                # the access check is ours, not the widget's list of choices.
+                collection = gr.Dropdown(label="Collection", choices=[], value=None, interactive=True,
+                                         allow_custom_value=True)
+                # Every message is our own escaped HTML (ui/render.py); Markdown is never interpreted.
+                chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="conversation", **CHATBOT_OPTIONS)
+                with gr.Row():
+                    question = gr.Textbox(label="Question", placeholder="Ask about the documents…", scale=8,
+                                          elem_id="question", autofocus=True, submit_btn=False)
+                    ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                gr.Button("Log out", size="sm", link="/logout", elem_id="logout")
+        inputs = [question, chatbot, turns, collection, conversation_id]
+        outputs = [chatbot, turns, question, conversation_id]
+        for trigger in (question.submit, ask.click):
+            trigger(respond, inputs, outputs, concurrency_limit=1).then(
+                refresh, [search, conversation_id], conversations)
+        cleared = [chatbot, turns, question, conversation_id, title]
+        new_chat.click(clear, None, cleared).then(refresh, [search, conversation_id], conversations)
+        collection.input(clear, None, cleared)  # a user switching collections starts afresh
+        conversations.input(open_one, conversations, [chatbot, turns, conversation_id, collection, title])
+        search.change(refresh, [search, conversation_id], conversations)
+        rename_button.click(rename, [conversation_id, title, search], conversations)
+        title.submit(rename, [conversation_id, title, search], conversations)
+        delete_button.click(delete, [conversation_id, search], [*cleared, conversations])
+        app.load(load, None, [collection, conversations])
     return app

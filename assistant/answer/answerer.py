@@ -185,7 +185,9 @@ class Answerer:
         shown_text = " ".join(f"{e.passage.label()} {e.text}" for e in excerpts)
         missing = missing_terms(list(rare), shown_text)
         checked = [e.passage for e in excerpts]
-        if missing and self.checks_rare_terms and not self.excerpts_answer(standalone, excerpts, missing):
+        # Not for a split question: its parts were judged one by one above, and a word one part misses
+        # must not refuse the others (the prompt names the words no document uses).
+        if missing and not parts and self.checks_rare_terms and not self.excerpts_answer(standalone, excerpts, missing):
             yield from self._near_miss(question, standalone, excerpts, missing, retrieved, language, prompt_tokens)
             return
         text = yield from self._streamed_answer(messages, len(excerpts))

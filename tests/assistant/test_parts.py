@@ -142,3 +142,17 @@ def test_french_near_miss_names_the_missing_word_as_written(settings):
     assert answer.refused and [e.text for e in events if isinstance(e, TextDelta)] == [answer.text]
     assert answer.text == ("Les documents ne mentionnent pas “sabbatiques” ; sur ce sujet, ils disent : "
                            "« Les salariés à temps plein ont 25 jours de congés payés. » [1]")
+
+
+def test_a_word_one_part_misses_does_not_refuse_a_split_question(settings):
+    from tests.fakes import CountedKeywords
+
+    manual = passage(GZIP_TEXT, confident(settings), "/d/docs.md")
+    nobody = passage(NOBODY_TEXT, confident(settings), "/d/opersys.md")
+    r = rig(settings, [manual], check=lambda m: pytest.fail("no rare-word check on a split question"),
+            answer="Use gzip -9 [1]; nobody has uid 65534 [2].",
+            keywords=CountedKeywords(chunks=100, counts={"command": 0}, default=10))
+    r.retriever.by_query = {"What uid": [nobody]}
+    answer = r.ask(TWO_PARTS)
+    assert r.kinds == ["answer"] and not answer.refused
+    assert "Note: the documents never mention 'command'." in r.prompt()

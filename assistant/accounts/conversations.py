@@ -6,6 +6,9 @@ Every call names the user, and every look-up is by id AND owner: an id the brows
 belongs to someone else is answered exactly as an unknown one ("no such conversation"). Ids are
 random (uuid4), so one says nothing of the others. The operator of a UI without logins owns the
 conversations whose owner is NULL.
+
+Feedback (thumbs up or down, a comment) on one answer copies its question, answer and sources, so it
+outlives the conversation; a user's second rating of the same answer replaces their first.
 """
 from __future__ import annotations
 
@@ -15,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from assistant.accounts.audit import OPERATOR
 from assistant.accounts.database import Database
-from assistant.accounts.models import ConversationRow, ConversationTurnRow, UserRow
+from assistant.accounts.models import ConversationRow, ConversationTurnRow, FeedbackRow, UserRow
 from assistant.accounts.service import utc_now
 from assistant.errors import AccessError
 from assistant.passage import Passage
@@ -140,6 +143,9 @@ class Conversations:
     def delete(self, user: str, conversation_id: str) -> None:
         with self.database.writing() as session:
             row = self._row(session, user, conversation_id)
+            turn_ids = select(ConversationTurnRow.id).where(ConversationTurnRow.conversation_id == row.id)
+            # The feedback keeps its copy of the answer; a later turn may be given a freed id.
+            session.execute(update(FeedbackRow).where(FeedbackRow.turn_id.in_(turn_ids)).values(turn_id=None))
             session.execute(delete(ConversationTurnRow).where(ConversationTurnRow.conversation_id == row.id))
             session.delete(row)
 
@@ -153,6 +159,36 @@ class Conversations:
                                             sources=_sources_json(sources, quotes), created_at=now))
             row.updated_at = now
 
+    def give_feedback(self, user: str, conversation_id: str, position: int, rating: int, comment: str = "") -> None:
+        """Thumbs up (1) or down (-1) and a comment on the user's `position`-th answer (0 first) of
+        their conversation; given again, it replaces that user's earlier feedback on the answer."""
+        if rating not in (1, -1):
+            raise AccessError("feedback is thumbs up (1) or down (-1)")
+        now = self.now()
+        with self.database.writing() as session:
+            row = self._row(session, user, conversation_id)
+            turn = session.scalars(select(ConversationTurnRow).where(ConversationTurnRow.conversation_id == row.id)
+                                   .order_by(ConversationTurnRow.id).offset(max(position, 0)).limit(1)).first()
+            if turn is None:
+                raise AccessError("no such answer in this conversation")
+            previous = session.scalar(select(FeedbackRow).where(FeedbackRow.turn_id == turn.id,
+                                                                FeedbackRow.user_name == user))
+            if previous is None:
+                session.add(FeedbackRow(at=now, user_name=user, turn_id=turn.id, rating=rating,
+                                        comment=(comment or "").strip(), question=turn.question, answer=turn.answer,
+                                        sources=turn.sources))
+            else:
+                previous.at, previous.rating = now, rating
+                if comment and comment.strip():
+                    previous.comment = comment.strip()
+
+    def feedback(self) -> list[FeedbackEntry]:
+        """Every feedback given, newest first (for the admin)."""
+        with self.database.reading() as session:
+            rows = session.scalars(select(FeedbackRow).order_by(FeedbackRow.at.desc(), FeedbackRow.id.desc())).all()
+        return [FeedbackEntry(at=r.at, user=r.user_name, rating=r.rating, comment=r.comment, question=r.question,
+                              answer=r.answer, sources=json.loads(r.sources)) for r in rows]
+
     def turns(self, user: str, conversation_id: str) -> list[StoredTurn]:
         with self.database.reading() as session:
             row = self._row(session, user, conversation_id)
@@ -163,6 +199,17 @@ class Conversations:
             passages, quotes = _sources_from(turn.sources)
             turns.append(StoredTurn(turn.question, turn.answer, turn.refused, passages, quotes))
         return turns
+
+
+@dataclass(frozen=True)
+class FeedbackEntry:
+    at: datetime
+    user: str
+    rating: int  # 1: thumbs up, -1: thumbs down
+    comment: str
+    question: str
+    answer: str
+    sources: list[dict]
 
 
 def _info(row: ConversationRow) -> Conversation:

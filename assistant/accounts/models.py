@@ -154,3 +154,21 @@ class ConversationTurnRow(Base):
     refused: Mapped[bool] = mapped_column(Boolean)
     sources: Mapped[str] = mapped_column(Text)  # JSON: the passages shown with the answer, with their quotes
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FeedbackRow(Base):
+    """Thumbs up or down, with an optional comment, on one answer; the question, answer and sources
+    are copied in, so the feedback outlives the conversation it was given in."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint("rating IN (-1, 1)", name="rating"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_name: Mapped[str] = mapped_column(String(64), index=True)
+    turn_id: Mapped[int | None] = mapped_column(Integer, index=True)  # conversation_turns.id, while it exists
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    sources: Mapped[str] = mapped_column(Text)  # JSON, as in conversation_turns

@@ -110,3 +110,24 @@ def test_the_operator_without_logins_has_a_list_of_their_own(conversations):
     conversations.start("alice", "handbook", "Alice's question")
     assert [c.title for c in conversations.list(OPERATOR)] == ["Local question"]
     assert [c.title for c in conversations.list("alice")] == ["Alice's question"]
+
+
+def test_feedback_keeps_the_question_answer_and_sources_even_after_the_conversation_goes(conversations):
+    talk = conversations.start("alice", "handbook", "Leave")
+    conversations.add_turn("alice", talk.id, "How many days?", "25 days [1].", refused=False,
+                           sources=[leave_passage()], quotes=["25 days"])
+    conversations.add_turn("alice", talk.id, "And part-time?", "Pro rata [1].", refused=False,
+                           sources=[leave_passage()], quotes=[""])
+    conversations.give_feedback("alice", talk.id, 1, -1, "  It should say how pro rata is computed. ")
+    conversations.give_feedback("alice", talk.id, 1, 1)  # changed her mind: the rating is replaced, the comment kept
+    conversations.give_feedback("alice", talk.id, 0, 1)
+    with pytest.raises(ConversationNotFound):
+        conversations.give_feedback("bob", talk.id, 0, -1, "not his to rate")
+    conversations.delete("alice", talk.id)
+
+    later, first = conversations.feedback()
+    assert (first.user, first.rating, first.comment, first.question, first.answer) == (
+        "alice", 1, "It should say how pro rata is computed.", "And part-time?", "Pro rata [1].")
+    assert first.sources[0]["metadata"]["file_name"] == "leave-policy.md"
+    assert (later.question, later.rating, later.comment) == ("How many days?", 1, "")
+    assert len(conversations.feedback()) == 2

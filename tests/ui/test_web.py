@@ -154,7 +154,7 @@ def test_a_reopened_conversation_shows_its_answers_and_sources_and_a_follow_up_u
     assert "leave-policy.md, page 3" in reopened[-1]["content"] and "<mark>25 days</mark>" in reopened[-1]["content"]
 
     later.components.answerer = components.answerer
-    *_, (_, _, _, same) = later.respond("And part-time staff?", reopened, turns, collection, "alice", conversation)
+    *_, (after, _, _, same) = later.respond("And part-time staff?", reopened, turns, collection, "alice", conversation)
     assert same == conversation
     assert components.answerer.histories[-1] == [("How many days of leave?", "Answer to How many days of leave? [1]")]
     assert [t.question for t in later.components.conversations.turns("alice", conversation)] == [
@@ -166,3 +166,9 @@ def test_a_reopened_conversation_shows_its_answers_and_sources_and_a_follow_up_u
     with pytest.raises(ConversationNotFound):
         list(later.respond("Mine now?", [], [], "handbook", "bob", conversation))
     assert len(later.components.conversations.turns("alice", conversation)) == 2
+
+    # Thumbs on the second answer (message 3: question, answer, question, answer), with a comment.
+    assert later.give_feedback("alice", conversation, after, 0, True) == "Only a finished answer can be rated."
+    assert later.give_feedback("alice", conversation, after, 3, False, "Too vague") == "Thank you: your feedback was saved."
+    [entry] = later.components.conversations.feedback()
+    assert (entry.user, entry.rating, entry.comment, entry.question) == ("alice", -1, "Too vague", "And part-time staff?")

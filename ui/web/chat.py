@@ -150,6 +150,25 @@ class ChatSession:
             turns.append(Turn(turn.question, turn.answer))
         return history, turns, info.collection, info.title
 
+    def give_feedback(self, username: str | None, conversation_id: str | None, history: list[dict], index: int,
+                      liked: bool, comment: str = "") -> str:
+        """Thumbs on the chat message at `index`: the stored answer it shows is found by counting the
+        answers above it (status lines are not stored). Returns what to tell the user."""
+        if not username:
+            raise PermissionError("not logged in")
+        if not conversation_id or not 0 <= index < len(history):
+            return "Only a finished answer can be rated."
+        answers = [i for i, m in enumerate(history) if m.get("role") == "assistant"
+                   and str(m.get("content", "")).startswith(ANSWER_START)]
+        if index not in answers:
+            return "Only a finished answer can be rated."
+        self.components.conversations.give_feedback(username, conversation_id, answers.index(index),
+                                                    1 if liked else -1, comment)
+        return "Thank you: your feedback was saved."
+
+
+ANSWER_START = '<div class="answer">'  # how answer_html begins: a stored answer, not a status line
+
 
 def answer_message(text: str, sources, quotes, refused: bool, anchor: str) -> str:
     heading = "Passages checked" if refused else "Sources"
@@ -208,6 +227,17 @@ def build_chat(components: Components):
     def clear():
         return [], [], "", None, ""
 
+    def rate(conversation_id, history, request: gr.Request, like: gr.LikeData):
+        index = like.index if isinstance(like.index, int) else like.index[0]
+        note = session.give_feedback(request.username, conversation_id, history, index, bool(like.liked))
+        return note, (conversation_id, index, bool(like.liked))
+
+    def comment_on(conversation_id, history, rated, comment, request: gr.Request):
+        if not rated or rated[0] != conversation_id:
+            return "Rate an answer with a thumb first, then comment on it.", comment
+        _, index, liked = rated
+        return session.give_feedback(request.username, conversation_id, history, index, liked, comment), ""
+
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"## {TITLE}\n{INTRO}")
         conversation_id = gr.State(None)
@@ -233,6 +263,12 @@ def build_chat(components: Components):
                     question = gr.Textbox(label="Question", placeholder="Ask about the documents…", scale=8,
                                           elem_id="question", autofocus=True, submit_btn=False)
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                with gr.Row():
+                    comment = gr.Textbox(label="Comment on the answer you rated (optional)", scale=6,
+                                         elem_id="feedback-comment")
+                    send_comment = gr.Button("Send comment", size="sm", scale=1, elem_id="send-comment")
+                feedback_note = gr.Markdown("", elem_id="feedback-note")
+                rated = gr.State(None)
                 gr.Button("Log out", size="sm", link="/logout", elem_id="logout")
         inputs = [question, chatbot, turns, collection, conversation_id]
         outputs = [chatbot, turns, question, conversation_id]
@@ -247,5 +283,7 @@ def build_chat(components: Components):
         rename_button.click(rename, [conversation_id, title, search], conversations)
         title.submit(rename, [conversation_id, title, search], conversations)
         delete_button.click(delete, [conversation_id, search], [*cleared, conversations])
+        chatbot.like(rate, [conversation_id, chatbot], [feedback_note, rated])
+        send_comment.click(comment_on, [conversation_id, chatbot, rated, comment], [feedback_note, comment])
         app.load(load, None, [collection, conversations])
     return app

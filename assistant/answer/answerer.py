@@ -36,9 +36,8 @@ def _unique(passages: Sequence[Passage]) -> list[Passage]:
     seen: set[tuple[str, str]] = set()
     kept = []
     for passage in passages:
-        key = (passage.collection, passage.chunk_id)
-        if key not in seen:
-            seen.add(key)
+        if passage.key not in seen:
+            seen.add(passage.key)
             kept.append(passage)
     return kept
 
@@ -49,6 +48,14 @@ class QuestionPart:
     text: str
     alternatives: list[str]  # its translations
     evidence: list[Passage]  # empty: the documents do not cover this part
+
+
+@dataclass
+class NearMissLine:
+    """The one line of a near miss, and the excerpt (1-based) and sentence it quotes ("" for none)."""
+    text: str
+    number: int
+    sentence: str
 
 
 class PassageSearch(Protocol):
@@ -145,7 +152,7 @@ class Answerer:
         retrieved = self.retriever.search(standalone, collections, s.top_k, alternatives)
         evidence = self._evidence([standalone, *alternatives], retrieved)
         # Only what the user asked is split: a follow-up joined to the question before it is one question.
-        asks_several = s.split_questions and len(question_parts(question)) > 1
+        asks_several = s.split_questions and (not history or len(question_parts(question)) > 1)
         parts = self._parts(standalone, alternatives, collections) if asks_several else []
         covered = [p for p in parts if p.evidence]
         if not covered:
@@ -188,7 +195,8 @@ class Answerer:
         # Not for a split question: its parts were judged one by one above, and a word one part misses
         # must not refuse the others (the prompt names the words no document uses).
         if missing and not parts and self.checks_rare_terms and not self.excerpts_answer(standalone, excerpts, missing):
-            yield from self._near_miss(question, standalone, excerpts, missing, retrieved, language, prompt_tokens)
+            line = self._near_miss_line(standalone, excerpts, missing, language)
+            yield from self._near_miss(question, standalone, excerpts, line, retrieved, language, prompt_tokens)
             return
         text = yield from self._streamed_answer(messages, len(excerpts))
         text, cited = clean_citations(text, len(excerpts))
@@ -196,12 +204,10 @@ class Answerer:
         if refused:
             # The passages passed the evidence checks, so they are about the subject: a refusal says
             # what they do state on it, as a near miss does (and the model's refusal is often wrong).
-            line, number, sentence = self._near_miss_line(standalone, excerpts, [], language)
-            if sentence:
+            line = self._near_miss_line(standalone, excerpts, [], language)
+            if line.sentence:
                 yield Retracted("the documents' closest sentence, instead of the model's refusal")
-                yield TextDelta(line)
-                yield Finished(Answer(question, line, [checked[number - 1]], retrieved, True, language, standalone,
-                                      prompt_tokens, [sentence], ""))
+                yield from self._near_miss(question, standalone, excerpts, line, retrieved, language, prompt_tokens)
                 return
         grounding = ""
         if text and not refused and s.check_facts:
@@ -221,36 +227,37 @@ class Answerer:
         yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens,
                               quotes, grounding))
 
-    def _near_miss(self, question: str, standalone: str, excerpts: Sequence[Excerpt], missing: Sequence[str],
+    @staticmethod
+    def _near_miss(question: str, standalone: str, excerpts: Sequence[Excerpt], line: NearMissLine,
                    retrieved: list[Passage], language: Language, prompt_tokens: int) -> Iterator[Event]:
         """The passages are about the question's subject but do not state what it asks: say so, and
         quote the sentence closest to it, in one line, so the reader sees what they do say."""
-        text, number, sentence = self._near_miss_line(standalone, excerpts, missing, language)
-        yield TextDelta(text)
-        sources = [excerpts[number - 1].passage] if sentence else []
-        yield Finished(Answer(question, text, sources, retrieved, True, language, standalone,
-                              prompt_tokens, [sentence] if sentence else [], ""))
+        yield TextDelta(line.text)
+        sources = [excerpts[line.number - 1].passage] if line.sentence else []
+        yield Finished(Answer(question, line.text, sources, retrieved, True, language, standalone,
+                              prompt_tokens, [line.sentence] if line.sentence else [], ""))
 
     @staticmethod
     def _near_miss_line(question: str, excerpts: Sequence[Excerpt], missing: Sequence[str],
-                        language: Language) -> tuple[str, int, str]:
-        """(line, excerpt number, quoted sentence); the plain refusal with no sentence when no
-        excerpt shares a subject word with the question."""
+                        language: Language) -> NearMissLine:
+        """The line, and the excerpt and sentence it quotes; the plain refusal with no sentence
+        when no excerpt shares a subject word with the question."""
         terms = content_terms(question)
-        best: tuple[float, int, str] = (0.0, 0, "")
+        best = NearMissLine(REFUSALS[language], 0, "")
+        best_coverage = 0.0
         for number, excerpt in enumerate(excerpts, 1):
             for sentence in supporting_sentences(excerpt.text, "", question, STOPWORDS, limit=1):
                 coverage = term_coverage(terms, sentence) if terms else 0.0
-                if coverage > best[0]:
-                    best = (coverage, number, sentence)
-        _, number, sentence = best
-        if not sentence:
-            return REFUSALS[language], 0, ""
+                if coverage > best_coverage:
+                    best, best_coverage = NearMissLine("", number, sentence), coverage
+        if not best.sentence:
+            return best
         # Only the question's own words are named: a missing word of its translation is not the reader's.
         own = set(terms)
         named = ", ".join(f"“{word}”" for word in question_words(question, [t for t in missing if t in own]))
-        return NEAR_MISS[language].format(missing=named or NOT_NAMED[language], sentence=sentence, number=number), \
-            number, sentence
+        best.text = NEAR_MISS[language].format(missing=named or NOT_NAMED[language], sentence=best.sentence,
+                                               number=best.number)
+        return best
 
     def _streamed_answer(self, messages, n_excerpts: int) -> Generator[Event, None, str]:
         """Stream the model's answer with its markers checked as they come; return the raw text."""

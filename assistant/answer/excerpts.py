@@ -77,11 +77,10 @@ def select_context_per_part(parts: Sequence[tuple[str, Sequence[str], Sequence[P
         chosen = _chosen_sentences(question, passages, cached_embed, count_tokens, budget_per_part, alternatives)
         for p_index, sentences in chosen.items():
             passage = passages[p_index]
-            key = (passage.collection, passage.chunk_id)
-            if key not in index_of:
-                index_of[key] = len(order)
+            if passage.key not in index_of:
+                index_of[passage.key] = len(order)
                 order.append(passage)
-            positions.setdefault(index_of[key], {}).update(sentences)
+            positions.setdefault(index_of[passage.key], {}).update(sentences)
     # A sentence two passages share (documents repeat themselves) is shown once, in the first.
     seen: set[str] = set()
     kept: dict[int, list[tuple[int, str]]] = {}

@@ -1,4 +1,5 @@
-"""What `make bench` runs: the ingest bench, then the answer bench, each skipped with a message
+"""What `make bench` runs: the ingest bench, the answer bench, then retrieval and the manifest at
+scale (100,000 chunks, 10,000 files), each skipped with a message
 when its inputs are missing (../shared absent, or the packaged language model not installed).
 
     .venv/bin/python bench/run.py
@@ -56,6 +57,7 @@ def main() -> int:
         print(f"\n=== answer bench: skipped, {reason} ===")
     else:
         failures += run("answer bench", "answer_bench.py") != 0
+    failures += run("scale bench", "scale_bench.py") != 0  # it says itself when the corpus is missing
     return 1 if failures else 0
 
 

@@ -22,6 +22,8 @@ LLAMA_WHEELS      := $(HOME)/.cache/private-assistant/wheels/llama-cpp-no-amx
 
 # Debian's tesseract 5 with English and French data: OCR of scanned PDFs and images.
 TESSDATA    := /usr/share/tesseract-ocr/5/tessdata
+# Debian 12's PostgreSQL, for the tests of the accounts database on a server (tests/servers/).
+POSTGRES_BIN := /usr/lib/postgresql/15/bin
 
 .PHONY: run test bench docs install install-test models ocr clean-venv
 
@@ -43,7 +45,7 @@ docs: install-test
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test /usr/bin/chromium $(TESSDATA)/fra.traineddata
+install-test: $(VENV)/.installed-test /usr/bin/chromium $(TESSDATA)/fra.traineddata $(POSTGRES_BIN)/initdb
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +71,12 @@ $(VENV)/.model-%: requirements/model-%.txt $(VENV)/.installed
 /usr/bin/chromium:
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	 else echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+# PostgreSQL for the server tests: they start a throwaway cluster of their own on loopback (the
+# package's own cluster is not used). Nothing at run time needs it: accounts are SQLite by default.
+$(POSTGRES_BIN)/initdb:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q postgresql; \
+	 else echo "the server tests need Debian's PostgreSQL: sudo apt-get install postgresql" >&2; exit 1; fi
 
 # OCR for scans (optional for `make run`: without it scans are skipped; `make test` installs it).
 ocr: $(TESSDATA)/fra.traineddata

@@ -1,0 +1,213 @@
+"""Real servers on loopback for the tests of the setup past one machine: PostgreSQL (Debian's
+package), a Chroma server (`chroma run`) and llama-cpp-python's OpenAI-compatible model server
+serving the test GGUF. Each is started once per test session on a free 127.0.0.1 port with its
+data in a temporary directory, and stopped after the session. A server that does not start fails
+the tests that need it, with its log: it is never a skip.
+
+PostgreSQL refuses to run as root (initdb: "cannot be run as root"), and CI runs the suite as
+root: there the server runs as the `postgres` user Debian's package creates (`nobody` where that
+user is missing), in a directory of its own outside pytest's root-only temporary tree.
+"""
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NETGUARD, TEST_MODEL, free_port, make_home
+
+START_TIMEOUT_S = 120
+MODEL_ALIAS = "company-model"
+
+
+def wait_for(ready: Callable[[], bool], process: subprocess.Popen, what: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready():
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with status {process.returncode}: {log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not answer within {START_TIMEOUT_S} s: {log.read_text()[-3000:]}")
+        time.sleep(0.3)
+
+
+def answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).read()
+        return True
+    except OSError:
+        return False
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------- PostgreSQL
+def postgres_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: `make test` installs it as root (apt-get install postgresql)")
+    return Path(found[-1]).parent
+
+
+def server_user() -> str | None:
+    """The user the server runs as: None (this one) unless this is root, which PostgreSQL refuses."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            pass
+    pytest.fail("running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as")
+
+
+class PostgresServer:
+    """One PostgreSQL cluster; every test gets a database of its own from `new_database`."""
+
+    def __init__(self, root: Path, port: int, run_as: list[str], bin_dir: Path):
+        self.root, self.port, self.run_as, self.bin_dir = root, port, run_as, bin_dir
+        self.data, self.socket_dir, self.log = root / "data", root, root / "server.log"
+        self._names = itertools.count(1)
+
+    def pg(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([*self.run_as, str(self.bin_dir / tool), *args], capture_output=True, text=True,
+                                timeout=START_TIMEOUT_S)
+        if check and result.returncode != 0:
+            log = self.log.read_text()[-3000:] if self.log.exists() else ""
+            pytest.fail(f"PostgreSQL's {tool} failed: {result.stdout}{result.stderr}{log}")
+        return result
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://assistant@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        import sqlalchemy as sa
+
+        name = f"test_{next(self._names)}"
+        engine = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        engine.dispose()
+        return self.url(name)
+
+    def start(self) -> None:
+        self.pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(START_TIMEOUT_S), "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} -c fsync=off -c full_page_writes=off",
+                "start")
+
+    def stop(self) -> None:
+        self.pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    """A PostgreSQL 15 cluster on 127.0.0.1 and a unix socket in its temporary directory, trust
+    authentication for the user `assistant` (loopback only, a throwaway cluster)."""
+    bin_dir = postgres_bin()
+    user = server_user()
+    root = Path(tempfile.mkdtemp(prefix="assistant-postgres-"))
+    run_as = []
+    if user is not None:
+        shutil.chown(root, user)
+        run_as = ["runuser", "-u", user, "--"]
+    server = PostgresServer(root, free_port(), run_as, bin_dir)
+    server.pg("initdb", "-D", str(server.data), "--auth=trust", "--username=assistant", "--encoding=UTF8",
+              "--locale=C.UTF-8", "--no-sync")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """A new, empty database of the session's PostgreSQL for this test."""
+    return postgres.new_database()
+
+
+# ---------------------------------------------------------------- Chroma
+class ChromaServer:
+    def __init__(self, path: Path, port: int, log: Path):
+        self.path, self.port, self.log, self.host = path, port, log, "127.0.0.1"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def heartbeat(self) -> str:
+        return f"http://{self.host}:{self.port}/api/v2/heartbeat"
+
+    def start(self) -> None:
+        chroma = Path(sys.executable).parent / "chroma"
+        env = dict(os.environ, PYTHONPATH=str(NETGUARD), ANONYMIZED_TELEMETRY="False")
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen([str(chroma), "run", "--path", str(self.path), "--host", self.host,
+                                             "--port", str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: answers(self.heartbeat), self.process, "the Chroma server", self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    def settings(self) -> dict:
+        return {"chroma_mode": "server", "chroma_host": self.host, "chroma_port": self.port}
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory) -> ChromaServer:
+    folder = tmp_path_factory.mktemp("chroma-server")
+    server = ChromaServer(folder / "data", free_port(), folder / "server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------- the model server
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory, shared_models_dir) -> str:
+    """llama-cpp-python's OpenAI-compatible server (its [server] extra) serving the test GGUF as
+    `company-model`; yields its /v1 base URL."""
+    from assistant.models import llm_path
+    from assistant.settings import load_settings
+
+    folder = tmp_path_factory.mktemp("model-server")
+    gguf = llm_path(load_settings(home=make_home(folder / "home", shared_models_dir), llm_model=TEST_MODEL))
+    port = free_port()
+    log_path = folder / "server.log"
+    env = dict(os.environ, PYTHONPATH=str(NETGUARD), OMP_WAIT_POLICY="PASSIVE")
+    with log_path.open("w") as log:  # a file, not a pipe: llama.cpp's load log would fill a pipe and block it
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+             "--model_alias", MODEL_ALIAS, "--n_ctx", "4096", "--n_threads", "2", "--flash_attn", "true"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_for(lambda: answers(f"{url}/models"), process, "the model server", log_path)
+        yield url
+    finally:
+        stop(process)
+
+
+def model_server_settings(url: str) -> dict:
+    return {"llm_backend": "openai", "llm_base_url": url, "llm_model": MODEL_ALIAS}

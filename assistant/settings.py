@@ -94,6 +94,9 @@ class Settings(BaseSettings):
                           "its own passages and excerpt budget.")
     part_context_tokens: int = Field(
         120, ge=32, le=3000, description="Excerpt budget of each part of a split question (instead of context_tokens).")
+    answer_each_part: bool = Field(
+        True, description="Ask the model each part of a split question on its own, one after the other, and join "
+                          "the answers (else one prompt lists the parts).")
     translate_queries: bool = Field(
         True, description="Also search a question in the other language (en/fr) when the collection holds it.")
     flag_unknown_terms: bool = Field(

@@ -7,6 +7,7 @@ before the model is asked, and citations are mapped from what was retrieved, nev
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, Protocol, Sequence
 
@@ -29,6 +30,32 @@ def first_line(reply: str) -> str:
     """The first line of a rewrite or translation, without the quotes small models put around it."""
     line = next((line for line in reply.splitlines() if line.strip()), "")
     return line.strip().strip('"').strip()
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def _renumbered(events: Generator[Event, None, tuple], renumber: dict[int, int],
+                before: str) -> Generator[Event, None, tuple]:
+    """A part's events with its excerpt numbers turned into the joined answer's; a retraction
+    inside the part withdraws all the text shown so far, so the parts before are shown again."""
+    def joined(text: str) -> str:
+        return _MARKER.sub(lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)))}]", text)
+
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as done:
+            text, *rest = done.value
+            return (joined(text), *rest)
+        if isinstance(event, TextDelta):
+            yield TextDelta(joined(event.text))
+        elif isinstance(event, Retracted):
+            yield event
+            if before:
+                yield TextDelta(before)
+        else:
+            yield event
 
 
 def _unique(passages: Sequence[Passage]) -> list[Passage]:
@@ -172,6 +199,11 @@ class Answerer:
         if not pool:
             yield from refusal([])
             return
+        rare = rare_terms(self.keywords, [standalone, *alternatives], collections, s.rare_term_share)
+        unknown = [t for t, n in rare.items() if n == 0] if s.flag_unknown_terms else []
+        if len(covered) > 1 and s.answer_each_part:
+            yield from self._answer_in_parts(question, standalone, covered, uncovered, retrieved, language, unknown)
+            return
         if parts:
             # Each part reads its own passages first, then the whole question's, within its own budget.
             excerpts = select_context_per_part(
@@ -184,8 +216,6 @@ class Answerer:
             by_similarity = sorted(evidence, key=lambda p: p.similarity, reverse=True)
             excerpts = select_context(standalone, by_similarity, self.encoder.embed, self.encoder.count_tokens,
                                       s.context_tokens, alternatives)
-        rare = rare_terms(self.keywords, [standalone, *alternatives], collections, s.rare_term_share)
-        unknown = [t for t, n in rare.items() if n == 0] if s.flag_unknown_terms else []
         messages = prompts.answer_messages(standalone, excerpts, language, unknown,
                                            [p.text for p in covered] if len(covered) > 1 else [], uncovered)
         prompt_tokens = prompts.prompt_tokens(messages, self.model.count_tokens)
@@ -226,6 +256,85 @@ class Answerer:
             " ".join(supporting_sentences(excerpts[n - 1].text, text, standalone, STOPWORDS)) for n in shown]
         yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens,
                               quotes, grounding))
+
+    def _answer_in_parts(self, question: str, standalone: str, covered: Sequence[QuestionPart],
+                         uncovered: Sequence[str], retrieved: list[Passage], language: Language,
+                         unknown: Sequence[str]) -> Iterator[Event]:
+        """Each part asked of the model on its own, with its own excerpts, one after the other, and
+        the answers joined. With every part in one prompt the 1.5B model answered the first and
+        dropped or guessed the others (bench/DECISIONS.md 2026-12-02, "one call per part"); alone,
+        a part is a one-fact question, which it answers best, and the first words come sooner
+        (the first prompt holds one part's excerpts, not all of them)."""
+        s = self.settings
+        excerpts: list[Excerpt] = []  # every part's excerpts, numbered as the joined answer cites them
+        number_of: dict[tuple[str, str], int] = {}
+        said: list[str] = []
+        prompt_tokens, groundings = 0, []
+        for part in covered:
+            passages = sorted(part.evidence, key=lambda p: p.similarity, reverse=True)
+            own = select_context(part.text, passages, self.encoder.embed, self.encoder.count_tokens,
+                                 s.part_context_tokens, part.alternatives)
+            renumber = {}
+            for local, excerpt in enumerate(own, 1):
+                key = excerpt.passage.key
+                if key not in number_of:
+                    number_of[key] = len(excerpts) + 1
+                    excerpts.append(excerpt)
+                elif excerpt.text not in excerpts[number_of[key] - 1].text:  # two parts read one passage
+                    known = excerpts[number_of[key] - 1]
+                    excerpts[number_of[key] - 1] = Excerpt(known.passage, f"{known.text} … {excerpt.text}")
+                renumber[local] = number_of[key]
+            part_terms = set(content_terms(part.text))
+            messages = prompts.answer_messages(part.text, own, language, [t for t in unknown if t in part_terms])
+            prompt_tokens += prompts.prompt_tokens(messages, self.model.count_tokens)
+            before = "".join(f"{text}\n" for text in said)  # what a retraction inside this part must restore
+            if said:
+                yield TextDelta("\n")
+            text, grounding = yield from _renumbered(self._part_answer(messages, own, language, part.text),
+                                                     renumber, before)
+            said.append(text)
+            groundings.append(grounding)
+        answered = [text for text, grounding in zip(said, groundings) if grounding != "refused"]
+        if not answered:
+            line = self._near_miss_line(standalone, excerpts, [], language)
+            yield Retracted("no part was answered")
+            if line.sentence:
+                yield from self._near_miss(question, standalone, excerpts, line, retrieved, language, prompt_tokens)
+            else:
+                yield TextDelta(REFUSALS[language])
+                yield Finished(Answer(question, REFUSALS[language], [e.passage for e in excerpts], retrieved, True,
+                                      language, standalone, prompt_tokens))
+            return
+        text = "\n".join(said)
+        if uncovered:
+            line = NOT_STATED[language].format(part=" ".join(uncovered))
+            yield TextDelta(f"\n{line}")
+            text = f"{text}\n{line}"
+        _, cited = clean_citations(text, len(excerpts))
+        shown = cited or list(range(1, len(excerpts) + 1))
+        quotes = [" ".join(supporting_sentences(excerpts[n - 1].text, text, standalone, STOPWORDS)) for n in shown]
+        checked = [g for g in groundings if g and g != "refused"]
+        grounding = next((g for g in checked if g != "grounded"), checked[0] if checked else "")
+        yield Finished(Answer(question, text, [excerpts[n - 1].passage for n in shown], retrieved, False, language,
+                              standalone, prompt_tokens, quotes, grounding))
+
+    def _part_answer(self, messages, excerpts: Sequence[Excerpt], language: Language,
+                     part: str) -> Generator[Event, None, tuple[str, str]]:
+        """One part's answer, its facts checked like a whole answer's; a part the model will not
+        answer is said not stated, in our words. Returns (text, how the facts check went, or
+        "refused")."""
+        text = yield from self._streamed_answer(messages, len(excerpts))
+        text, cited = clean_citations(text, len(excerpts))
+        if not text or (not cited and looks_like_refusal(text)):
+            if text:
+                yield Retracted("the model did not answer this part")
+            line = NOT_STATED[language].format(part=part)
+            yield TextDelta(line)
+            return line, "refused"
+        grounding = ""
+        if self.settings.check_facts:
+            text, cited, grounding = yield from self._grounded(text, cited, messages, excerpts, language, part)
+        return text, grounding
 
     @staticmethod
     def _near_miss(question: str, standalone: str, excerpts: Sequence[Excerpt], line: NearMissLine,

@@ -60,7 +60,9 @@ TWO_PARTS = "With which command should manual pages be compressed, and what uid 
 
 
 def test_each_part_is_searched_and_gets_its_own_excerpt_budget(settings):
-    settings = settings.model_copy(update={"context_tokens": 40, "part_context_tokens": 40})
+    # One prompt listing the parts (answer_each_part off): each part's sentences are in it.
+    settings = settings.model_copy(update={"context_tokens": 40, "part_context_tokens": 40,
+                                           "answer_each_part": False})
     manual = passage(f"{GZIP_TEXT} {MANUAL_TEXT}", confident(settings), "/d/docs.md")
     nobody = passage(NOBODY_TEXT, confident(settings), "/d/opersys.md")
     r = rig(settings, [manual], answer="Use gzip -9 [1]; nobody has uid 65534 [2].")
@@ -147,6 +149,7 @@ def test_french_near_miss_names_the_missing_word_as_written(settings):
 def test_a_word_one_part_misses_does_not_refuse_a_split_question(settings):
     from tests.fakes import CountedKeywords
 
+    settings = settings.model_copy(update={"answer_each_part": False})
     manual = passage(GZIP_TEXT, confident(settings), "/d/docs.md")
     nobody = passage(NOBODY_TEXT, confident(settings), "/d/opersys.md")
     r = rig(settings, [manual], check=lambda m: pytest.fail("no rare-word check on a split question"),
@@ -156,3 +159,76 @@ def test_a_word_one_part_misses_does_not_refuse_a_split_question(settings):
     answer = r.ask(TWO_PARTS)
     assert r.kinds == ["answer"] and not answer.refused
     assert "Note: the documents never mention 'command'." in r.prompt()
+
+
+# ---------------------------------------------------------------- each part asked on its own
+
+def shown(events) -> str:
+    """What the reader ends up seeing: a retraction withdraws all the text streamed before it."""
+    text = ""
+    for event in events:
+        if isinstance(event, Retracted):
+            text = ""
+        elif isinstance(event, TextDelta):
+            text += event.text
+    return text
+
+
+def by_part(gzip: str, uid: str):
+    """A scripted model that answers whichever part its prompt asks."""
+    def reply(messages) -> str:
+        return uid if "Question: What uid" in messages[-1].content else gzip
+    return reply
+
+
+def two_part_rig(settings, answer, **kwargs):
+    manual = passage(GZIP_TEXT, confident(settings), "/d/docs.md")
+    nobody = passage(NOBODY_TEXT, confident(settings), "/d/opersys.md")
+    r = rig(settings, [manual], answer=answer, **kwargs)
+    r.retriever.by_query = {"What uid": [nobody], "manual pages": [manual]}
+    return r, manual, nobody
+
+
+def test_each_part_is_asked_on_its_own_and_the_answers_are_joined_with_the_joined_numbering(settings):
+    r, manual, nobody = two_part_rig(settings, by_part("Use gzip -9 [1].", "The user nobody has uid 65534 [1]."))
+    events = r.events(TWO_PARTS)
+    answer = events[-1].answer
+    prompts = [messages[-1].content for messages, _ in r.llm.calls]
+    assert r.kinds == ["answer", "answer"]
+    assert GZIP_TEXT in prompts[0] and NOBODY_TEXT not in prompts[0] and "Question: With which command" in prompts[0]
+    assert NOBODY_TEXT in prompts[1] and GZIP_TEXT not in prompts[1] and "Question: What uid" in prompts[1]
+    # Each prompt numbered its own excerpt [1]; the joined answer cites [1] and [2], in source order.
+    assert answer.text == "Use gzip -9 [1].\nThe user nobody has uid 65534 [2]."
+    assert streamed(events) == answer.text and not answer.refused
+    assert ids(answer.sources) == ids([manual, nobody])
+    assert "65534" in answer.quote_of(1) and "gzip" in answer.quote_of(0)
+
+
+def test_a_part_the_model_will_not_answer_is_said_not_stated_and_the_other_kept(settings):
+    r, manual, _ = two_part_rig(settings, by_part("Use gzip -9 [1].", "The documents do not mention that."))
+    events = r.events(TWO_PARTS)
+    answer = events[-1].answer
+    assert answer.text == "Use gzip -9 [1].\nThe documents do not state: What uid does the user nobody have?"
+    assert shown(events) == answer.text and not answer.refused
+    assert ids(answer.sources) == ids([manual])
+
+
+def test_a_wrong_number_in_the_second_part_is_withdrawn_and_the_first_part_shown_again(settings):
+    """The facts check of a part: its retraction withdraws all the text shown, so the parts
+    before are sent again; the second part, still wrong when regenerated, is quoted."""
+    settings = settings.model_copy(update={"check_facts": True})
+    r, manual, nobody = two_part_rig(settings, by_part("Use gzip -9 [1].", "The user nobody has uid 99 [1]."))
+    events = r.events(TWO_PARTS)
+    answer = events[-1].answer
+    assert any(isinstance(e, Retracted) for e in events)
+    assert answer.text == f"Use gzip -9 [1].\n“{NOBODY_TEXT}” [2]"
+    assert shown(events) == answer.text
+    assert answer.grounding == "quoted" and ids(answer.sources) == ids([manual, nobody])
+
+
+def test_when_no_part_is_answered_the_closest_sentence_is_quoted(settings):
+    r, _, _ = two_part_rig(settings, "The documents do not cover this.")
+    events = r.events(TWO_PARTS)
+    answer = events[-1].answer
+    assert answer.refused and shown(events) == answer.text
+    assert answer.text.startswith("The documents do not mention this; on the subject they say: “")

@@ -16,6 +16,7 @@ class MetadataKey:
     """Keys of the metadata stored with each chunk (Chroma and node metadata alike)."""
 
     SOURCE = "source"  # absolute path of the file the chunk comes from
+    ROOT = "root"  # the folder it was ingested from (absent in stores written before it was kept)
     FILE_NAME = "file_name"
     FILE_TYPE = "file_type"  # the reader's extension, e.g. "pdf"
     PAGE = "page"  # 1-based page or slide; absent when the format has none
@@ -54,11 +55,13 @@ class HeadingPath(tuple):
 
 def chunk_metadata(*, source: str, file_name: str, file_type: str, heading: HeadingPath, mtime: float,
                    chunk_index: int, content_hash: str, page: int | None,
-                   ocr_confidence: float | None = None) -> dict[str, Any]:
+                   ocr_confidence: float | None = None, root: str | None = None) -> dict[str, Any]:
     """The metadata written with a chunk (flat scalars: what Chroma stores)."""
     meta = {MetadataKey.SOURCE: source, MetadataKey.FILE_NAME: file_name, MetadataKey.FILE_TYPE: file_type,
             MetadataKey.HEADING: str(heading), MetadataKey.MTIME: mtime, MetadataKey.CHUNK_INDEX: chunk_index,
             MetadataKey.CONTENT_HASH: content_hash}
+    if root is not None:
+        meta[MetadataKey.ROOT] = root
     if page is not None:
         meta[MetadataKey.PAGE] = page
     if ocr_confidence is not None:
@@ -127,11 +130,37 @@ class Passage(NodeWithScore):
     def file_name(self) -> str:
         return self.source.replace("\\", "/").rsplit("/", 1)[-1]
 
-    def label(self, headings: int | None = None) -> str:
-        """File, page and heading path; `headings` keeps only the innermost ones."""
-        parts = [self.file_name]
+    @property
+    def file_type(self) -> str:
+        return str(self.node.metadata.get(MetadataKey.FILE_TYPE, "")).lower()
+
+    @property
+    def relative_path(self) -> str:
+        """The file's path inside the folder it was ingested from ("hr/leave-policy.md"), as staff
+        know it; the file name alone for chunks stored before the folder was kept with them. Never
+        the server's absolute path."""
+        root = str(self.node.metadata.get(MetadataKey.ROOT, "") or "").replace("\\", "/").rstrip("/")
+        source = self.source.replace("\\", "/")
+        if root and source.startswith(root + "/"):
+            relative = source[len(root) + 1:]
+            if relative and ".." not in relative.split("/"):
+                return relative
+        return self.file_name
+
+    @property
+    def page_label(self) -> str:
+        """"page 3", or "slide 3" for a presentation; "" when the format has no pages."""
+        if self.page is None:
+            return ""
+        return f"{'slide' if self.file_type == 'pptx' else 'page'} {self.page}"
+
+    def label(self, headings: int | None = None, *, relative: bool = False) -> str:
+        """File, page and heading path; `headings` keeps only the innermost ones. `relative` names
+        the file by its path in the ingested folder and a slide as a slide (what the UI shows);
+        without it, the file name and "page" (what the model's prompt has always been given)."""
+        parts = [self.relative_path if relative else self.file_name]
         if self.page is not None:
-            parts.append(f"page {self.page}")
+            parts.append(self.page_label if relative else f"page {self.page}")
         if self.heading:
             parts.append(str(self.heading.innermost(headings) if headings else self.heading))
         return ", ".join(parts)

@@ -135,6 +135,7 @@ class _Candidate:
     checked_at: float  # when its stat was taken, before it was read
     content_hash: str
     previous: FileRecord | None
+    root: str = ""  # the folder it is ingested from: sources show the path inside it
     chunks: list[Chunk] = field(default_factory=list)
     vectors: list | None = None  # set when reused instead of embedded
     metas: list[dict] | None = None
@@ -202,6 +203,14 @@ def discover(roots: Iterable[Path], report: IngestReport, unlisted: list[str] | 
             for name in sorted(files):
                 if not name.startswith("."):
                     yield Path(folder) / name
+
+
+def ingested_root(path: Path, folders: list[tuple[str, str]]) -> str:
+    """The folder a file is ingested from, as given (the innermost folder root holding it; its own
+    folder for a file named as a PATH): kept with its chunks, so that sources show the path inside it."""
+    key = str(path)
+    holding = [given for given, _ in folders if _under(key, [given])]
+    return max(holding, key=len) if holding else str(path.parent)
 
 
 def _under(path: str, roots: Iterable[str]) -> bool:
@@ -328,7 +337,8 @@ class IngestPipeline:
                     not_followed.add(key)
                     progress.advance(1, 0)
                     continue
-                candidate = self._examine(path, known.get(key), report, waiting_by_hash)
+                candidate = self._examine(path, known.get(key), report, waiting_by_hash,
+                                          ingested_root(path, folders))
                 if candidate is None:
                     progress.advance(1, 0)
                     continue
@@ -359,7 +369,7 @@ class IngestPipeline:
 
     # ------------------------------------------------------------------ steps
     def _examine(self, path: Path, record: FileRecord | None, report: IngestReport,
-                 waiting_by_hash: dict[tuple[str, str], _Candidate]) -> _Candidate | None:
+                 waiting_by_hash: dict[tuple[str, str], _Candidate], root: str) -> _Candidate | None:
         """Decide what a file needs; parse it if it is new or changed. None when nothing to do."""
         key = str(path)
         if not is_supported(path):
@@ -405,7 +415,7 @@ class IngestPipeline:
             self.manifest.touch(report.collection, key, st.st_size, st.st_mtime, checked_at)
             report.unchanged.append(key)
             return None
-        candidate = _Candidate(key, st.st_size, st.st_mtime, checked_at, content_hash, previous=record)
+        candidate = _Candidate(key, st.st_size, st.st_mtime, checked_at, content_hash, previous=record, root=root)
         same = waiting_by_hash.get((content_hash, file_type(path)))
         if same is not None:
             candidate.copy_of = same  # a copy of a file in this batch: its vectors are reused
@@ -493,7 +503,7 @@ class IngestPipeline:
         return chunk_metadata(source=candidate.path, file_name=os.path.basename(candidate.path),
                               file_type=file_type(Path(candidate.path)), heading=chunk.heading,
                               mtime=candidate.mtime, chunk_index=chunk.index, content_hash=candidate.content_hash,
-                              page=chunk.page, ocr_confidence=chunk.ocr_confidence)
+                              page=chunk.page, ocr_confidence=chunk.ocr_confidence, root=candidate.root or None)
 
     def _write(self, waiting: list[_Candidate], collection: str, report: IngestReport, progress: Progress) -> None:
         """Embed what needs it, then write every waiting file in one crash-safe step."""

@@ -93,6 +93,11 @@ class IngestService:
             return [CollectionSummary(name, manifest.file_count(name), store.count(name))
                     for name in store.collection_names()]
 
+    def file_record(self, collection: str, path: str) -> FileRecord | None:
+        """What the manifest holds of one file of a collection (the document route's check)."""
+        with self._manifest() as manifest:
+            return manifest.get(collection, path)
+
     def sources(self, collection: str) -> list[FileRecord]:
         self.components.store.require(collection)
         with self._manifest() as manifest:

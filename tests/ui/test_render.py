@@ -34,8 +34,8 @@ HOSTILE = [
 HOSTILE_TEXT = " ".join(h.replace("\n", " ") for h in HOSTILE)
 SERVER_DIR = "/srv/company-secrets/hr"
 
-TAGS_WE_WRITE = {"div", "p", "a", "br", "details", "summary", "strong"}
-ATTRIBUTES_WE_WRITE = {"href", "class", "id"}
+TAGS_WE_WRITE = {"div", "p", "a", "br", "details", "summary", "strong", "em", "mark"}
+ATTRIBUTES_WE_WRITE = {"href", "class", "id", "target", "rel", "title"}
 
 
 class Page(HTMLParser):
@@ -113,6 +113,8 @@ def test_hostile_passages_are_shown_as_text_under_their_file_name_not_the_server
     assert "<svg onload=alert(1)>.md, [site](http://outside.example)" in page.visible
     assert "Sources <script>alert(1)</script>" in page.visible
     assert [attrs["id"] for tag, attrs in page.tags if tag == "details"] == ["source-1", "source-2"]
+    assert [attrs["href"] for _, attrs in page.tags if attrs.get("class") == "open"] == [
+        f"/documents/c/{p.chunk_id}#passage" for p in passages]
 
 
 def test_no_passages_no_sources_block():
@@ -192,10 +194,10 @@ def serve():
         server.server_close()
 
 
-def requests_made(url: str, ready: str = "body") -> tuple[list[str], str, list[str]]:
+def requests_made(url: str, ready: str = "body", marks: bool = False):
     """Every request the page makes while it loads and settles (none leaves: the browser aborts
     any that is not for loopback), and the visible text and link targets of `ready` once it is
-    there."""
+    there (and, with `marks`, the visible text of each <mark>)."""
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.test_browser import BROWSER_ARGS, CHROMIUM
@@ -221,8 +223,9 @@ def requests_made(url: str, ready: str = "body") -> tuple[list[str], str, list[s
         page.wait_for_timeout(500)
         text = page.inner_text(ready)
         links = [a.get_attribute("href") for a in page.query_selector_all(f"{ready} a")]
+        marked = [m.inner_text() for m in page.query_selector_all(f"{ready} mark") if m.is_visible()]
         browser.close()
-    return requested, text, links
+    return (requested, text, links, marked) if marks else (requested, text, links)
 
 
 def outside(urls: list[str]) -> list[str]:
@@ -240,7 +243,7 @@ def test_the_browser_would_fetch_the_hostile_markup_if_it_were_not_escaped(serve
 def test_a_page_of_hostile_answer_and_sources_requests_nothing_off_the_machine_and_shows_the_text(serve):
     requested, text, links = requests_made(serve(hostile_page()))
     assert outside(requested) == []
-    assert links == ["#source-1", "#source-2"]
+    assert links[:2] == ["#source-1", "#source-2"] and all(link.startswith("/documents/c/") for link in links[2:])
     assert "Leave is 25 days [1][2]." in text
     for hostile in HOSTILE:
         assert hostile.replace("\n", " ") in text
@@ -281,12 +284,16 @@ def test_gradios_chatbot_with_its_default_options_would_fetch_from_a_raw_answer(
 @pytest.mark.slow
 def test_gradios_chatbot_with_our_options_shows_our_markup_and_the_hostile_text_and_fetches_nothing(chatbot_page):
     passages = [make_passage(f"Full-time staff get 25 days. {HOSTILE_TEXT}", f"{SERVER_DIR}/leave.md",
-                             heading="<img src=http://outside.example/h>")]
-    content = answer_html(f"Leave is 25 days [1]. {HOSTILE_TEXT}", 1) + sources_html(passages, "Sources")
-    requested, text, links = requests_made(chatbot_page(content, **CHATBOT_OPTIONS),
-                                           "[data-testid='bot']:has(details.source)")
+                             heading="<img src=http://outside.example/h>", collection="handbook")]
+    content = answer_html(f"Leave is 25 days [1]. {HOSTILE_TEXT}", 1) + sources_html(
+        passages, "Sources", quotes=["Full-time staff get 25 days."])
+    requested, text, links, marked = requests_made(chatbot_page(content, **CHATBOT_OPTIONS),
+                                                   "[data-testid='bot']:has(details.source)", marks=True)
     assert outside(requested) == []
-    assert links == ["#source-1"], "the citation survives Gradio's sanitiser as our link"
+    assert links == ["#source-1", f"/documents/handbook/{passages[0].chunk_id}#passage"], \
+        "the citation and the open link survive Gradio's sanitiser as our links"
+    assert marked == ["Full-time staff get 25 days.", "Full-time staff get 25 days."], \
+        "the sentence the answer used is highlighted, in the summary and in the opened passage"
     for hostile in HOSTILE:
         assert hostile.replace("\n", " ") in text
     assert "leave.md, <img src=http://outside.example/h>" in text and "/srv/" not in text
@@ -301,3 +308,81 @@ def test_the_sentence_an_answer_relies_on_is_highlighted_in_its_source_and_stays
     assert "<mark>Full-time staff get 25 days &lt;img src=x&gt; of leave.</mark>" in out
     assert "<img" not in out
     assert "<mark>" not in sources_html([passage], "Sources", quotes=["a sentence the passage does not hold"])
+
+
+# ---------------------------------------------------------------- numbering, paths, the open link
+
+
+def test_sources_listed_in_citation_order_keep_the_numbers_the_answer_cites_them_by():
+    """The answerer lists excerpts 3 and 1 for "[3] ... [1]": the answer's [3] must jump to the
+    source shown as [3], which is the first listed."""
+    from ui.render import source_numbers
+
+    text = "Full-time staff get 25 days [3]. Part-time staff get it pro rata [1]."
+    sources = [make_passage("Full-time staff get 25 days.", "/d/full.md"),
+               make_passage("Part-time staff get it pro rata.", "/d/part.md")]
+    numbers = source_numbers(text, len(sources))
+    assert numbers == [3, 1]
+    answer = answer_html(text, len(sources), numbers=numbers)
+    listed = sources_html(sources, "Sources", numbers=numbers)
+    assert [attrs["href"] for _, attrs in Page(answer).tags if "href" in attrs] == ["#source-3", "#source-1"]
+    ids = [(attrs["id"]) for tag, attrs in Page(listed).tags if tag == "details"]
+    assert ids == ["source-3", "source-1"]
+    assert Page(listed).visible.index("[3] full.md") < Page(listed).visible.index("[1] part.md")
+
+
+def test_an_answer_citing_nothing_numbers_its_sources_in_order_and_a_quoted_user_marker_is_ignored():
+    from ui.render import source_numbers
+
+    assert source_numbers("The documents do not say.", 2) == [1, 2]
+    assert source_numbers("Leave is 25 days [2]. The documents do not state: part [5]", 1) == [2]
+    assert source_numbers("Cited [4] only once, yet two sources", 2) == [1, 2]
+
+
+def test_a_source_shows_its_path_inside_the_ingested_folder_and_a_slide_as_a_slide():
+    from assistant.passage import MetadataKey
+
+    passage = make_passage("Badges open the door.", "/srv/company/hr/policies/badges.md", heading="Access")
+    passage.node.metadata[MetadataKey.ROOT] = "/srv/company/hr"
+    slide = make_passage("Q3 revenue grew.", "/srv/company/sales/q3.pptx", page=4)
+    slide.node.metadata[MetadataKey.ROOT] = "/srv/company/sales"
+    outside_root = make_passage("Odd.", "/elsewhere/x.md")
+    outside_root.node.metadata[MetadataKey.ROOT] = "/srv/company/hr"
+    visible = Page(sources_html([passage, slide, outside_root], "Sources")).visible
+    assert "[1] policies/badges.md, Access" in visible and "[2] q3.pptx, slide 4" in visible
+    assert "[3] x.md" in visible and "/srv/" not in visible and "/elsewhere" not in visible
+    assert passage.label() == "badges.md, Access", "the model's prompt keeps the file name"
+
+
+def test_the_open_link_goes_to_a_pdfs_page_or_to_the_passage_of_any_other_file():
+    pdf = make_passage("Expense claims are reimbursed.", "/d/guide.pdf", page=2, collection="hr-docs",
+                       chunk_id="a1b2c3d4e5f60718-0123456789abcdef-3")
+    text = make_passage("Badges.", "/d/badges.md", collection="hr-docs", chunk_id="c0ffee")
+    unnamed = make_passage("No id a link can name.", "/d/x.md", collection="../etc", chunk_id="c0ffee")
+    hrefs = [attrs["href"] for _, attrs in Page(sources_html([pdf, text, unnamed], "Sources")).tags
+             if attrs.get("class") == "open"]
+    assert hrefs == ["/documents/hr-docs/a1b2c3d4e5f60718-0123456789abcdef-3#page=2",
+                     "/documents/hr-docs/c0ffee#passage"]
+
+
+@pytest.mark.parametrize("fragment", ["page=0", "page=x", "top\nx", "passage\"", "page=2&x=1", "#x"])
+def test_a_link_fragment_is_a_page_number_or_an_anchor_name_only(fragment):
+    with pytest.raises(ValueError):
+        internal_link("/documents/a/b", fragment=fragment)
+
+
+def test_while_an_answer_streams_its_passages_are_listed_without_numbers():
+    listed = sources_html([make_passage("Badges.", "/d/badges.md")], "Sources", numbered=False)
+    assert "[1]" not in Page(listed).visible and 'id="' not in listed
+
+
+def test_a_documents_text_page_is_escaped_and_marks_the_cited_passage():
+    from ui.render import DocumentBlock, document_page
+
+    hostile = "<img src=http://outside.example/d> <script>alert(1)</script>"
+    page = document_page(f"hr/{hostile}.md", "hr-docs", [
+        DocumentBlock("page 1 — Leave", f"Intro. {hostile} Full-time staff get 25 days. Outro.", (len("Intro. "), 60)),
+        DocumentBlock("", "Second section.")], notice="changed <b>since</b>")
+    assert "<img" not in page and "<script" not in page and "<b>" not in page
+    assert re.search(r'<mark id="passage" class="cited">&lt;img src=http://outside.example/d&gt; ', page)
+    assert "&lt;b&gt;since&lt;/b&gt;" in page and "src=" not in re.sub(r"&lt;.*?&gt;", "", page)

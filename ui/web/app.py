@@ -2,6 +2,7 @@
 
     request -> SecurityMiddleware (known Host, no foreign Origin; CSP and other headers out)
             -> our routes: /login, /logout, /healthz
+            -> /documents/: a source's document (ui/web/documents.py; the reader's collection only)
             -> GradioGuard (only the chat's routes; a user; their own Gradio session)
             -> Gradio (ui/web/chat.py) -> assistant.answer -> back
 """
@@ -12,13 +13,14 @@ import logging
 import assistant  # noqa: F401  (network doors closed before gradio is imported)
 from assistant.components import Components
 from assistant.errors import UsageError
+from ui.web.documents import DOCUMENT_ROUTE, DocumentRoute
 from ui.web.guard import GradioGuard
 from ui.web.login import WebAuth, is_loopback
 from ui.web.security import SecurityMiddleware
 
 log = logging.getLogger(__name__)
 
-OWN_ROUTES = ("/login", "/logout", "/healthz")
+OWN_ROUTES = ("/login", "/logout", "/healthz", DOCUMENT_ROUTE)
 
 
 class UIConfigError(UsageError):
@@ -56,6 +58,9 @@ def build_web_app(components: Components):
     app.add_api_route("/logout", auth.log_out, methods=["GET", "POST"], include_in_schema=False)
     app.add_api_route("/healthz", lambda: PlainTextResponse("ok"), methods=["GET"], include_in_schema=False)
 
+    # Mounted before Gradio: every path under /documents/ ends in this route (a 404 there), which checks
+    # the user itself.
+    app.mount(DOCUMENT_ROUTE.rstrip("/"), DocumentRoute(components, auth.user_of))
     blocks = build_chat(components).queue(default_concurrency_limit=1)
     settings = components.settings
     app = gr.mount_gradio_app(

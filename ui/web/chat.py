@@ -24,7 +24,7 @@ import assistant  # noqa: F401  (network doors closed before gradio is imported)
 from assistant.accounts import AuditKind, QuestionOutcome, passages_shown
 from assistant.answer import Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.components import Components
-from ui.render import CHATBOT_OPTIONS, answer_html, question_html, sources_html, status_html
+from ui.render import CHATBOT_OPTIONS, answer_html, question_html, source_numbers, sources_html, status_html
 from ui.web.login import LOCAL_USER
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ class ChatSession:
             for event in self.components.answerer.stream(message, [collection], turns):
                 if isinstance(event, SourcesFound):
                     found = event.passages
-                    sources, shown = sources_html(event.passages, "Sources", anchor=anchor), len(event.passages)
+                    # Not the prompt's numbering yet (ui/render.py): unnumbered, no marker links until Finished.
+                    sources, shown = sources_html(event.passages, "Sources", anchor=anchor, numbered=False), 0
                     history[-1] = {"role": "assistant", "content": status_html("Writing the answer…") + sources}
                 elif isinstance(event, Retracted):  # a fact not in its excerpt: what follows replaces it
                     answer_text = ""
@@ -172,8 +173,9 @@ ANSWER_START = '<div class="answer">'  # how answer_html begins: a stored answer
 
 def answer_message(text: str, sources, quotes, refused: bool, anchor: str) -> str:
     heading = "Passages checked" if refused else "Sources"
-    return answer_html(text, len(sources), anchor=anchor) + sources_html(sources, heading, anchor=anchor,
-                                                                          quotes=quotes)
+    numbers = source_numbers(text, len(sources))  # each source under the number its markers say
+    return (answer_html(text, len(sources), anchor=anchor, numbers=numbers)
+            + sources_html(sources, heading, anchor=anchor, quotes=quotes, numbers=numbers))
 
 
 def build_chat(components: Components):

@@ -10,6 +10,7 @@ user is missing), in a directory of its own outside pytest's root-only temporary
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NETGUARD, TEST_MODEL, free_port, make_home
+from tests.conftest import ASSISTANT, NETGUARD, TEST_MODEL, free_port, make_home
 
 START_TIMEOUT_S = 120
 MODEL_ALIAS = "company-model"
@@ -211,3 +212,26 @@ def model_server(tmp_path_factory, shared_models_dir) -> str:
 
 def model_server_settings(url: str) -> dict:
     return {"llm_backend": "openai", "llm_base_url": url, "llm_model": MODEL_ALIAS}
+
+
+# ---------------------------------------------------------------- web workers
+@contextlib.contextmanager
+def web_worker(home: Path, folder: Path, name: str, env_extra: dict | None = None):
+    """One `assistant ui` process (build_web_app under uvicorn) on a free loopback port, under the
+    network guard; yields its URL. Several of them over one home are several web workers."""
+    port = free_port()
+    netlog = folder / f"{name}-netlog.txt"
+    log_path = folder / f"{name}.log"
+    env = dict(os.environ, ASSISTANT_HOME=str(home), PYTHONPATH=str(NETGUARD), ASSISTANT_TEST_NETLOG=str(netlog),
+               **(env_extra or {}))
+    with log_path.open("w") as log:
+        process = subprocess.Popen([ASSISTANT, "ui", "--port", str(port)], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{url}/healthz"), process, f"web worker {name}", log_path)
+        yield url
+    finally:
+        stop(process)
+    attempts = netlog.read_text() if netlog.exists() else ""
+    assert attempts == "", f"web worker {name} tried to reach the network: {attempts}"

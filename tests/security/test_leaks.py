@@ -141,6 +141,11 @@ ROUTES = [
     ("POST", "/gradio_api/reset"), ("GET", "/gradio_api/mcp/sse"), ("POST", "/gradio_api/vibe-edit"),
     ("GET", "/docs"), ("GET", "/openapi.json"), ("POST", "/gradio_api/stream/abc"), ("GET", "/gradio_api/dev/reload"),
 ]
+DOCUMENT_TRAVERSALS = [
+    "/documents/hr-docs/..%2f..%2f..%2f..%2fetc%2fpasswd", "/documents/hr-docs/%2Fetc%2Fpasswd",
+    "/documents/%2e%2e/%2e%2e/etc/passwd", "/documents/hr-docs/finance.md", "/documents/finance/finance.md",
+    "/documents/hr-docs/treasury-link.md", "/documents/hr-docs/%2e%2e%2ffinance%2ffinance.md",
+    "/documents//etc/passwd", "/documents/hr-docs/x%00", "/documents/hr-docs/a/b/c/d", "/documents/finance"]
 TRAVERSALS = ["/assets/../../../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd", "/gradio_api/file=../../etc/passwd",
               "/gradio_api/file=%2Fetc%2Fpasswd", "/svelte/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
               "/assets/%2e%2e/%2e%2e/%2e%2e/etc/passwd"]
@@ -282,6 +287,78 @@ def build_probes(app: App) -> dict[str, Probe]:
         response = forged.get("/config")
         return None if response.status_code == 401 else f"a forged cookie was accepted: {response.status_code}"
     probes["session: forged cookie"] = forged_session_cookie
+
+    # 5c. Documents (ui/web/documents.py): a source's file, only to its collection's readers, by
+    # collection and chunk id; nothing the browser sends is a file path. Fresh logins: the account
+    # probes below end sessions.
+    store = components_for(app.home).store
+    hr_ids = store.chroma_collection("hr-docs").get(include=[])["ids"]
+    finance_ids = store.chroma_collection("finance").get(include=[])["ids"]
+    guessed = [f"{secrets.token_hex(8)}-{secrets.token_hex(8)}-0", "0", "passwd"]
+
+    def documents_without_session():
+        for chunk_id in hr_ids + finance_ids:
+            for collection in ("hr-docs", "finance"):
+                response = anonymous.get(f"/documents/{collection}/{chunk_id}")
+                if response.status_code < 300:
+                    return f"/documents/{collection}/{chunk_id} answered {response.status_code} without a session"
+                if leaked(response.text, HR_MARKER, FINANCE_MARKER):
+                    return leaked(response.text, HR_MARKER, FINANCE_MARKER)
+        return None
+    probes["documents: no session"] = documents_without_session
+
+    def documents_of_another_collection(name, password, own, others, marker):
+        client = app.login(name, password)
+        for chunk_id in others + guessed:
+            for collection in ("hr-docs", "finance"):
+                if collection == own and chunk_id in others:
+                    continue  # another collection's id named under their own: still refused below
+                for suffix in ("", "/text"):
+                    response = client.get(f"/documents/{collection}/{chunk_id}{suffix}")
+                    if response.status_code != 404:
+                        return f"{name} got {response.status_code} for /documents/{collection}/{chunk_id}{suffix}"
+                    if marker in response.text:
+                        return f"{name} read {marker}"
+        for chunk_id in others:
+            response = client.get(f"/documents/{own}/{chunk_id}")
+            if response.status_code != 404 or marker in response.text:
+                return f"{name} read another collection's chunk under {own}: {response.status_code}"
+        return None
+    probes["documents: alice opens finance's"] = lambda: documents_of_another_collection(
+        "alice", ALICE_PASSWORD, "hr-docs", finance_ids, FINANCE_MARKER)
+    probes["documents: bob opens hr's"] = lambda: documents_of_another_collection(
+        "bob", BOB_PASSWORD, "finance", hr_ids, HR_MARKER)
+    probes["documents: carol (no grant) opens anything"] = lambda: documents_of_another_collection(
+        "carol", CAROL_PASSWORD, "none", hr_ids + finance_ids, HR_MARKER) or documents_of_another_collection(
+        "carol", CAROL_PASSWORD, "none", hr_ids + finance_ids, FINANCE_MARKER)
+
+    def documents_own_collection():
+        client = app.login("alice", ALICE_PASSWORD)
+        shown = "".join(client.get(f"/documents/hr-docs/{chunk_id}").text for chunk_id in hr_ids)
+        if HR_MARKER not in shown:
+            return "alice could not open her own collection's documents"
+        response = client.get(f"/documents/hr-docs/{hr_ids[0]}")
+        csp = response.headers.get("content-security-policy", "")
+        if "frame-ancestors 'none'" not in csp or "no-store" not in response.headers.get("cache-control", ""):
+            return f"a document page has weak headers (csp {csp!r})"
+        token = client.cookies.get("assistant_session")
+        opened = [e for e in components_for(app.home).audit.query(kinds=["document_opened"]) if e.user == "alice"]
+        if not opened or any(token in str(e.detail) or ALICE_PASSWORD in str(e.detail) for e in opened):
+            return "opening a document was not audited, or the event holds a secret"
+        return leaked(shown, FINANCE_MARKER)
+    probes["documents: alice opens hr's (control, headers, audit)"] = documents_own_collection
+
+    def documents_traversal():
+        client = app.login("alice", ALICE_PASSWORD)
+        for path in DOCUMENT_TRAVERSALS:
+            for method in ("GET", "POST", "PUT"):
+                response = client.request(method, path)
+                if response.status_code < 400:
+                    return f"{method} {path} answered {response.status_code}"
+                if "root:" in response.text or leaked(response.text, HR_MARKER, FINANCE_MARKER):
+                    return f"{method} {path} reached a file"
+        return None
+    probes["documents: traversal and file paths"] = documents_traversal
 
     # 6. Hosts, origins, headers.
     def rebinding_host():

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     ui_trust_proxy: bool = Field(
         False, description="Believe X-Forwarded-Proto and X-Forwarded-For from the proxy in front (for "
                            "Secure cookies and throttling by client address). Off unless a proxy is there.")
+    upload_max_files: int = Field(
+        20, ge=1, le=1000, description="Most files one upload in the web UI may hold (each is also held to max_file_mb).")
+    upload_max_total_mb: float = Field(
+        200.0, gt=0, description="Most megabytes one upload in the web UI may hold in all; a larger one is refused whole.")
 
     # --- accounts
     accounts_url: SecretStr = Field(
@@ -192,6 +196,11 @@ class Settings(BaseSettings):
     @property
     def keywords_path(self) -> Path:
         return self.home / "keywords.sqlite"
+
+    @property
+    def uploads_path(self) -> Path:
+        """Files added in the web UI, one folder per collection (ui/web/upload.py)."""
+        return self.home / "uploads"
 
     @property
     def accounts_path(self) -> Path:

@@ -53,6 +53,14 @@ class IngestService:
             return pipeline.run([Path(p) for p in paths], collection, progress=progress,
                                 remove_missing=remove_missing, should_stop=should_stop)
 
+    def ingest_each(self, paths: Iterable[Path], collection: str) -> Iterator[tuple[Path, IngestReport]]:
+        """Ingest files one at a time, yielding each one's report when it is in: for a face that
+        shows progress file by file (the web upload). Each file is a run of its own, under the
+        collection's lock and crash-safe like any other; nothing is removed."""
+        with self._pipeline() as pipeline:
+            for path in paths:
+                yield Path(path), pipeline.run([Path(path)], collection, remove_missing=False)
+
     def watch(self, paths: Iterable[Path], collection: str, *, interval: float, stop: threading.Event,
               on_report: Callable[[IngestReport, int], None], remove_missing: bool = True,
               progress: Callable[[], Progress] | None = None, on_busy: Callable[[str], None] | None = None,

@@ -129,3 +129,36 @@ class BagOfWordsEncoder:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+class HeldAnswerer:
+    """An answerer for tests of waiting and stopping (ui/web/chat.py): a question containing LONG
+    streams a word at a time until `release` is set (or it is stopped), one containing QUICK is
+    answered at once without a model, and any other goes to `real` (when given)."""
+
+    LONG = "[long]"
+    QUICK = "[quick]"
+
+    def __init__(self, real=None, passage: Passage | None = None):
+        import threading
+
+        self.real = real
+        self.passage = passage
+        self.release = threading.Event()
+        self.words_streamed = 0
+
+    def stream(self, question, collections, history=()):
+        from assistant.answer import Answer, Finished, SourcesFound, TextDelta
+
+        if self.LONG not in question and self.QUICK not in question:
+            yield from self.real.stream(question, collections, history)
+            return
+        sources = [self.passage] if self.passage is not None else []
+        yield SourcesFound(sources, question)
+        while self.LONG in question and not self.release.wait(0.05):
+            self.words_streamed += 1
+            yield TextDelta("more ")
+        text = f"Answer to {question}" + (" [1]" if sources else "")
+        yield TextDelta(text)
+        yield Finished(Answer(question=question, text=text, sources=sources, retrieved=sources, refused=False,
+                              language="en", quotes=[]))

@@ -1,7 +1,7 @@
 """The web app: one ASGI app of ours in front of everything, the Gradio chat mounted inside it.
 
     request -> SecurityMiddleware (known Host, no foreign Origin; CSP and other headers out)
-            -> our routes: /login, /logout, /healthz
+            -> our routes: /login, /logout, /healthz, /upload (ui/web/upload.py: the write grant)
             -> /documents/: a source's document (ui/web/documents.py; the reader's collection only)
             -> GradioGuard (only the chat's routes; a user; their own Gradio session)
             -> Gradio (ui/web/chat.py) -> assistant.answer -> back
@@ -17,10 +17,11 @@ from ui.web.documents import DOCUMENT_ROUTE, DocumentRoute
 from ui.web.guard import GradioGuard
 from ui.web.login import WebAuth, is_loopback
 from ui.web.security import SecurityMiddleware
+from ui.web.upload import UPLOAD_ROUTE, UploadRoute
 
 log = logging.getLogger(__name__)
 
-OWN_ROUTES = ("/login", "/logout", "/healthz", DOCUMENT_ROUTE)
+OWN_ROUTES = ("/login", "/logout", "/healthz", UPLOAD_ROUTE, DOCUMENT_ROUTE)
 
 
 class UIConfigError(UsageError):
@@ -44,7 +45,8 @@ def allowed_hosts(settings) -> list[str]:
     return sorted(hosts - {"0.0.0.0", "::"})
 
 
-def build_web_app(components: Components):
+def build_web_app(components: Components, loader=None):
+    """The app; `loader` (ui/web/chat.py ModelLoader) is what loads the model, when it is loaded ahead."""
     import fastapi
     import gradio as gr
     from starlette.responses import PlainTextResponse
@@ -57,11 +59,12 @@ def build_web_app(components: Components):
     app.add_api_route("/login", auth.log_in, methods=["POST"], include_in_schema=False)
     app.add_api_route("/logout", auth.log_out, methods=["GET", "POST"], include_in_schema=False)
     app.add_api_route("/healthz", lambda: PlainTextResponse("ok"), methods=["GET"], include_in_schema=False)
+    app.add_api_route(UPLOAD_ROUTE, UploadRoute(components, auth.user_of), methods=["POST"], include_in_schema=False)
 
     # Mounted before Gradio: every path under /documents/ ends in this route (a 404 there), which checks
     # the user itself.
     app.mount(DOCUMENT_ROUTE.rstrip("/"), DocumentRoute(components, auth.user_of))
-    blocks = build_chat(components).queue(default_concurrency_limit=1)
+    blocks = build_chat(components, loader).queue(default_concurrency_limit=1)
     settings = components.settings
     app = gr.mount_gradio_app(
         app, blocks, path="/", auth_dependency=lambda request: auth.user_of(request.scope),
@@ -77,9 +80,13 @@ def build_web_app(components: Components):
 def serve(components: Components) -> None:
     import uvicorn
 
+    from ui.web.chat import ModelLoader, load_model
+
     check_can_serve(components)
     settings = components.settings
-    app = build_web_app(components)
+    # Loaded while the server starts and the first user logs in, not when the first question comes.
+    loader = ModelLoader(lambda: load_model(components)).start()
+    app = build_web_app(components, loader)
     url = f"http://{settings.ui_host}:{settings.ui_port}"
     login = WebAuth(components).login_required()
     print(f"Chat UI: {url}" + ("  (login required)" if login else ""), flush=True)

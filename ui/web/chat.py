@@ -13,6 +13,16 @@ The list on the left is the user's own, newest first, searchable; opening one re
 as they were answered, and its turns become the history the next question is condensed with.
 The id of the conversation being continued lives in server-side state; the id a click on the list
 sends is checked against the user by the service, like every other call.
+
+Waiting: the model answers one question at a time, in the order they came (ModelQueue). A question
+that waits shows how many are ahead of it, and moves up as they finish; Gradio's own queue would
+show only a spinner. The model is loaded in the background when `assistant ui` starts
+(ModelLoader); a question that comes first says "The model is loading…" and then proceeds. Stop
+cancels the answer (Gradio `cancels=`): the partial answer is replaced by a line saying so, is not
+kept in the conversation, and the audit records the question as stopped.
+
+Upload (ui/web/upload.py): a drop zone beside the chat, drawn only for a user who may write to a
+collection.
 """
 
 import logging
@@ -29,17 +39,91 @@ from ui.web.login import LOCAL_USER
 
 log = logging.getLogger(__name__)
 
+# Questions that may wait in our line at once (each holds a worker thread while it waits); more
+# wait in Gradio's queue behind them.
+MAX_IN_LINE = 8
+MODEL_LOADING = "The model is loading… your question is answered as soon as it is ready."
+STOPPED = "Stopped. This answer was not kept."
+
 TITLE = "Document assistant"
 INTRO = ("Ask about your company's documents. Answers come from a model running on this machine "
          "and cite the passages they use; nothing leaves the premises.")
 
 
+class ModelQueue:
+    """Turns at the model, first come first served; each waiting question can ask its position."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._line: list[object] = []  # the first holds the model
+
+    def join(self) -> object:
+        ticket = object()
+        with self._changed:
+            self._line.append(ticket)
+        return ticket
+
+    def ahead(self, ticket: object) -> int:
+        with self._changed:
+            return self._line.index(ticket)
+
+    def wait(self, ticket: object, ahead: int, timeout: float | None = None) -> int:
+        """How many are ahead of `ticket`, once that is no longer `ahead` (or `timeout` passed)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._line.index(ticket) != ahead, timeout)
+            return self._line.index(ticket)
+
+    def leave(self, ticket: object) -> None:
+        with self._changed:
+            self._line.remove(ticket)
+            self._changed.notify_all()
+
+
+class ModelLoader:
+    """Loads the model in a thread of its own, so the first question does not pay for it. Until
+    `start` is called it claims nothing: the answerer loads the model on first use, as before."""
+
+    def __init__(self, load: Callable[[], object]):
+        self._load = load
+        self._done = threading.Event()
+        self._started = False
+
+    def start(self) -> "ModelLoader":
+        if not self._started:
+            self._started = True
+            threading.Thread(target=self._run, name="model-loader", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._load()
+        except Exception:  # the first question meets the same error, with its one-line message
+            log.exception("loading the model at start-up failed")
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return not self._started or self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.ready or self._done.wait(timeout)
+
+
+def load_model(components: Components) -> None:
+    """What the first question would otherwise wait for: the language model, the embedder, the store."""
+    components.chat_model  # noqa: B018  (built on first access)
+    components.retriever  # noqa: B018
+    components.embedder.embed(["warm-up"])
+
+
 class ChatSession:
     """What one browser conversation needs; the model is shared and used by one question at a time."""
 
-    def __init__(self, components: Components):
+    def __init__(self, components: Components, loader: ModelLoader | None = None, queue: ModelQueue | None = None):
         self.components = components
-        self._model_lock = threading.Lock()
+        self.queue = queue or ModelQueue()  # app.py passes the one it shares with the API (ui/web/api.py)
+        self.loader = loader or ModelLoader(lambda: load_model(components))
 
     def readable_collections(self, username: str | None) -> list[str]:
         existing = self.components.store.collection_names()
@@ -95,31 +179,46 @@ class ChatSession:
         if conversation_id is not None:
             self.components.conversations.get(username, conversation_id)  # theirs, or ConversationNotFound
         history = history + [{"role": "assistant", "content": status_html("Searching the documents…")}]
-        yield history, turns, "", conversation_id
         # Each answer's sources get ids of their own, so a citation link opens its own answer's source.
         anchor = f"turn{len(turns) + 1}-source"
         sources, shown, answer_text = "", 0, ""
         found, answer = [], None
-        with self._model_lock, self._audited(username, message, collection, lambda: (found, answer)):
-            for event in self.components.answerer.stream(message, [collection], turns):
-                if isinstance(event, SourcesFound):
-                    found = event.passages
-                    # Not the prompt's numbering yet (ui/render.py): unnumbered, no marker links until Finished.
-                    sources, shown = sources_html(event.passages, "Sources", anchor=anchor, numbered=False), 0
-                    history[-1] = {"role": "assistant", "content": status_html("Writing the answer…") + sources}
-                elif isinstance(event, Retracted):  # a fact not in its excerpt: what follows replaces it
-                    answer_text = ""
-                elif isinstance(event, TextDelta):
-                    answer_text += event.text
-                    history[-1] = {"role": "assistant",
-                                   "content": answer_html(answer_text, shown, anchor=anchor) + sources}
-                elif isinstance(event, Finished):
-                    answer = event.answer
-                    history[-1] = {"role": "assistant", "content": answer_message(
-                        answer.text, answer.sources, answer.quotes, answer.refused, anchor)}
-                    turns = turns + [Turn(message, answer.text)]
-                    conversation_id = self._keep(username, conversation_id, collection, message, answer)
+        ticket = self.queue.join()
+        try:
+            with self._audited(username, message, collection, lambda: (found, answer)):
+                ahead = self.queue.ahead(ticket)
+                while ahead:
+                    history[-1] = {"role": "assistant", "content": status_html(waiting_line(ahead))}
+                    yield history, turns, "", conversation_id
+                    ahead = self.queue.wait(ticket, ahead, timeout=5.0)
+                if not self.loader.ready:
+                    history[-1] = {"role": "assistant", "content": status_html(MODEL_LOADING)}
+                    yield history, turns, "", conversation_id
+                    while not self.loader.wait(timeout=5.0):
+                        yield history, turns, "", conversation_id  # a Stop is heard between waits
+                    history[-1] = {"role": "assistant", "content": status_html("Searching the documents…")}
                 yield history, turns, "", conversation_id
+                for event in self.components.answerer.stream(message, [collection], turns):
+                    if isinstance(event, SourcesFound):
+                        found = event.passages
+                        # Not the prompt's numbering yet (ui/render.py): unnumbered, no marker links until Finished.
+                        sources, shown = sources_html(event.passages, "Sources", anchor=anchor, numbered=False), 0
+                        history[-1] = {"role": "assistant", "content": status_html("Writing the answer…") + sources}
+                    elif isinstance(event, Retracted):  # a fact not in its excerpt: what follows replaces it
+                        answer_text = ""
+                    elif isinstance(event, TextDelta):
+                        answer_text += event.text
+                        history[-1] = {"role": "assistant", "content": partial_answer(
+                            answer_html(answer_text, shown, anchor=anchor)) + sources}
+                    elif isinstance(event, Finished):
+                        answer = event.answer
+                        history[-1] = {"role": "assistant", "content": answer_message(
+                            answer.text, answer.sources, answer.quotes, answer.refused, anchor)}
+                        turns = turns + [Turn(message, answer.text)]
+                        conversation_id = self._keep(username, conversation_id, collection, message, answer)
+                    yield history, turns, "", conversation_id
+        finally:
+            self.queue.leave(ticket)
 
     def _keep(self, username: str, conversation_id: str | None, collection: str, question: str, answer) -> str:
         conversations = self.components.conversations
@@ -169,6 +268,24 @@ class ChatSession:
 
 
 ANSWER_START = '<div class="answer">'  # how answer_html begins: a stored answer, not a status line
+PARTIAL_START = '<div class="answer partial">'  # an answer still being written: neither rated nor kept
+
+
+def partial_answer(answer: str) -> str:
+    return answer.replace(ANSWER_START, PARTIAL_START, 1)
+
+
+def waiting_line(ahead: int) -> str:
+    return f"Waiting: {ahead} question{'s' if ahead != 1 else ''} ahead of yours…"
+
+
+def stopped(history: list[dict]) -> list[dict]:
+    """The chat after Stop: the answer being written (or waited for) gives way to a line saying so;
+    a finished answer (Stop pressed just after it came) stays."""
+    if not history or history[-1].get("role") != "assistant" or str(history[-1].get("content", "")).startswith(
+            ANSWER_START):
+        return history
+    return history[:-1] + [{"role": "assistant", "content": status_html(STOPPED)}]
 
 
 def answer_message(text: str, sources, quotes, refused: bool, anchor: str) -> str:
@@ -178,12 +295,14 @@ def answer_message(text: str, sources, quotes, refused: bool, anchor: str) -> st
             + sources_html(sources, heading, anchor=anchor, quotes=quotes, numbers=numbers))
 
 
-def build_chat(components: Components):
+def build_chat(components: Components, loader: ModelLoader | None = None, queue: ModelQueue | None = None):
     import gradio as gr
 
     from assistant.errors import AccessError
+    from ui.web.upload import UPLOAD_CSS, UPLOAD_JS, Uploads, panel_html
 
-    session = ChatSession(components)
+    session = ChatSession(components, loader, queue)
+    uploads = Uploads(components)
 
     def conversation_list(username, search="", value=None):
         choices = session.conversation_choices(username, search)
@@ -192,7 +311,8 @@ def build_chat(components: Components):
     def load(request: gr.Request):
         readable = session.readable_collections(request.username)
         return (gr.Dropdown(choices=readable, value=session.default_collection(readable)),
-                conversation_list(request.username))
+                conversation_list(request.username),
+                panel_html(uploads.writable_collections(request.username), components.settings))
 
     def respond(message, history, turns, collection, conversation_id, request: gr.Request):
         yield from session.respond(message, history, turns, collection, request.username, conversation_id)
@@ -265,18 +385,26 @@ def build_chat(components: Components):
                     question = gr.Textbox(label="Question", placeholder="Ask about the documents…", scale=8,
                                           elem_id="question", autofocus=True, submit_btn=False)
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
                 with gr.Row():
                     comment = gr.Textbox(label="Comment on the answer you rated (optional)", scale=6,
                                          elem_id="feedback-comment")
                     send_comment = gr.Button("Send comment", size="sm", scale=1, elem_id="send-comment")
                 feedback_note = gr.Markdown("", elem_id="feedback-note")
                 rated = gr.State(None)
+                # Drawn by load() only for a user who may write to a collection; it posts to our
+                # own /upload route (ui/web/upload.py), never to Gradio's.
+                upload_panel = gr.HTML("", elem_id="upload", js_on_load=UPLOAD_JS, css_template=UPLOAD_CSS)
                 gr.Button("Log out", size="sm", link="/logout", elem_id="logout")
         inputs = [question, chatbot, turns, collection, conversation_id]
         outputs = [chatbot, turns, question, conversation_id]
-        for trigger in (question.submit, ask.click):
-            trigger(respond, inputs, outputs, concurrency_limit=1).then(
-                refresh, [search, conversation_id], conversations)
+        # Up to MAX_IN_LINE questions run at once: they wait in ChatSession's line, which shows each
+        # its position, and take the model one at a time.
+        asked = [trigger(respond, inputs, outputs, concurrency_limit=MAX_IN_LINE, concurrency_id="respond")
+                 for trigger in (question.submit, ask.click)]
+        for event in asked:
+            event.then(refresh, [search, conversation_id], conversations)
+        stop.click(stopped, chatbot, chatbot, cancels=asked)
         cleared = [chatbot, turns, question, conversation_id, title]
         new_chat.click(clear, None, cleared).then(refresh, [search, conversation_id], conversations)
         collection.input(clear, None, cleared)  # a user switching collections starts afresh
@@ -287,5 +415,5 @@ def build_chat(components: Components):
         delete_button.click(delete, [conversation_id, search], [*cleared, conversations])
         chatbot.like(rate, [conversation_id, chatbot], [feedback_note, rated])
         send_comment.click(comment_on, [conversation_id, chatbot, rated, comment], [feedback_note, comment])
-        app.load(load, None, [collection, conversations])
+        app.load(load, None, [collection, conversations, upload_panel])
     return app

@@ -12,6 +12,11 @@ row's chunks are all in the store.
 
 Only one process writes a collection at a time (`Manifest.lock`); a killed process's lock is
 released by the operating system.
+
+Each finished run is also kept as a row of `ingest_runs` (its counts, and the files that failed or
+were skipped with their one-line reasons), so the admin page can say when a collection was last
+ingested and which files it could not read: the `files` table holds only what was stored. The
+last RUNS_KEPT runs of each collection are kept (a watch writes one every round).
 """
 from __future__ import annotations
 
@@ -45,7 +50,30 @@ SCHEMA = [
     );
     CREATE INDEX files_by_hash ON files (collection, content_hash);
     """,
+    # version 2
+    """
+    CREATE TABLE IF NOT EXISTS ingest_runs (  -- IF NOT EXISTS: two processes may upgrade at once
+        id              INTEGER PRIMARY KEY,
+        collection      TEXT NOT NULL,
+        finished_at     REAL NOT NULL,
+        seconds         REAL NOT NULL,
+        roots           TEXT NOT NULL,       -- JSON list: the files and folders given
+        added           INTEGER NOT NULL,
+        updated         INTEGER NOT NULL,
+        unchanged       INTEGER NOT NULL,
+        removed         INTEGER NOT NULL,
+        chunks_embedded INTEGER NOT NULL,
+        interrupted     INTEGER NOT NULL,
+        failed          TEXT NOT NULL,       -- JSON {"count": N, "items": [[path, reason], ...]}
+        skipped         TEXT NOT NULL,       -- the same
+        notes           TEXT NOT NULL        -- JSON list of [path, note]
+    );
+    CREATE INDEX IF NOT EXISTS ingest_runs_by_collection ON ingest_runs (collection, finished_at);
+    """,
 ]
+RUNS_KEPT = 20
+# A run over a tree of unsupported files could list thousands: the counts stay exact, the lists are cut.
+LISTED_PER_RUN = 1000
 
 
 class CollectionBusy(UsageError):
@@ -75,6 +103,28 @@ class PendingWrite:
     mtime: float
     new_ids: list[str]
     checked_at: float  # when the file's stat was taken, before it was read (see pipeline.RACY_SECONDS)
+
+
+@dataclass
+class IngestRun:
+    """One finished ingest of a collection, as the admin page shows it."""
+
+    collection: str
+    finished_at: float  # time.time()
+    seconds: float
+    roots: list[str]
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    chunks_embedded: int
+    interrupted: bool
+    failed: list[tuple[str, str]]
+    skipped: list[tuple[str, str]]
+    notes: list[tuple[str, str]]
+    failed_count: int = 0  # the lists may be cut at LISTED_PER_RUN; these are the real numbers
+    skipped_count: int = 0
+    id: int = 0
 
 
 class Manifest:
@@ -212,3 +262,41 @@ class Manifest:
 
     def remove_collection(self, collection: str) -> None:
         self._db.execute("DELETE FROM files WHERE collection = ?", (collection,))
+
+    # ------------------------------------------------------------------ runs
+    def record_run(self, run: IngestRun) -> None:
+        """Keep a finished run; the oldest beyond RUNS_KEPT for its collection go."""
+        with self._transaction() as db:
+            db.execute(
+                """INSERT INTO ingest_runs (collection, finished_at, seconds, roots, added, updated, unchanged, removed,
+                                            chunks_embedded, interrupted, failed, skipped, notes)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (run.collection, run.finished_at, run.seconds, json.dumps(run.roots), run.added, run.updated,
+                 run.unchanged, run.removed, run.chunks_embedded, int(run.interrupted),
+                 json.dumps(_listed(run.failed, run.failed_count)), json.dumps(_listed(run.skipped, run.skipped_count)),
+                 json.dumps(run.notes[:LISTED_PER_RUN])))
+            db.execute("""DELETE FROM ingest_runs WHERE collection = ? AND id NOT IN (
+                              SELECT id FROM ingest_runs WHERE collection = ? ORDER BY id DESC LIMIT ?)""",
+                       (run.collection, run.collection, RUNS_KEPT))
+
+    def runs(self, collection: str | None = None, limit: int = RUNS_KEPT) -> list[IngestRun]:
+        """The recorded runs, newest first (of one collection, or of all)."""
+        where = "WHERE collection = ? " if collection else ""
+        rows = self._db.execute(
+            "SELECT id, collection, finished_at, seconds, roots, added, updated, unchanged, removed, chunks_embedded, "
+            f"interrupted, failed, skipped, notes FROM ingest_runs {where}ORDER BY id DESC LIMIT ?",
+            ((collection,) if collection else ()) + (limit,))
+        return [_run(row) for row in rows]
+
+
+def _listed(pairs: list[tuple[str, str]], count: int) -> dict:
+    return {"count": max(count, len(pairs)), "items": [list(p) for p in pairs[:LISTED_PER_RUN]]}
+
+
+def _run(row) -> IngestRun:
+    failed, skipped = json.loads(row[11]), json.loads(row[12])
+    return IngestRun(
+        id=row[0], collection=row[1], finished_at=row[2], seconds=row[3], roots=json.loads(row[4]), added=row[5],
+        updated=row[6], unchanged=row[7], removed=row[8], chunks_embedded=row[9], interrupted=bool(row[10]),
+        failed=[tuple(p) for p in failed["items"]], skipped=[tuple(p) for p in skipped["items"]],
+        notes=[tuple(p) for p in json.loads(row[13])], failed_count=failed["count"], skipped_count=skipped["count"])

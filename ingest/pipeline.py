@@ -52,7 +52,7 @@ from assistant.passage import HeadingPath, MetadataKey, chunk_metadata, ocr_conf
 from assistant.settings import Settings
 from assistant.store import Store, check_collection_name
 from ingest.chunking import Chunk, Chunker
-from ingest.manifest import FileRecord, Manifest, PendingWrite
+from ingest.manifest import FileRecord, IngestRun, Manifest, PendingWrite
 from ingest.readers import OcrUnavailable, Section, UnreadableFile, UnsupportedFile, file_type, is_supported, read_file
 from ingest.readers import ocr
 
@@ -92,6 +92,13 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.interrupted
+
+    def as_run(self, roots: list[str]) -> IngestRun:
+        return IngestRun(collection=self.collection, finished_at=time.time(), seconds=self.seconds, roots=roots,
+                         added=len(self.added), updated=len(self.updated), unchanged=len(self.unchanged),
+                         removed=len(self.removed), chunks_embedded=self.chunks_embedded,
+                         interrupted=self.interrupted, failed=self.failed, skipped=self.skipped, notes=self.notes,
+                         failed_count=len(self.failed), skipped_count=len(self.skipped))
 
     def as_json(self) -> dict:
         return {
@@ -271,9 +278,12 @@ class IngestPipeline:
         should_stop is asked between files; when it answers True the run ends early, writing
         nothing more and removing nothing (the next run picks up where this one stopped)."""
         check_collection_name(collection)
+        paths = list(paths)
         with self.manifest.lock(collection):
-            return self._run(paths, collection, progress or _NoProgress(), remove_missing,
-                             should_stop or (lambda: False))
+            report = self._run(paths, collection, progress or _NoProgress(), remove_missing,
+                               should_stop or (lambda: False))
+            self.manifest.record_run(report.as_run([os.path.abspath(p) for p in paths]))  # for the admin page
+            return report
 
     def recover(self, collection: str | None = None) -> int:
         """Undo the writes of runs that were killed mid-file; their files are ingested again."""

@@ -16,7 +16,7 @@ from assistant.components import Components
 from assistant.errors import CollectionNotFound
 from assistant.settings import Settings
 from assistant.store import check_collection_name
-from ingest.manifest import FileRecord, Manifest
+from ingest.manifest import FileRecord, IngestRun, Manifest
 from ingest.pipeline import IngestPipeline, IngestReport, Progress
 from ingest.watch import watch
 
@@ -110,6 +110,11 @@ class IngestService:
         self.components.store.require(collection)
         with self._manifest() as manifest:
             return sorted(manifest.files(collection).values(), key=lambda r: r.path)
+
+    def runs(self, collection: str | None = None) -> list[IngestRun]:
+        """The last ingests recorded (of one collection, or of all), newest first, with their failures."""
+        with self._manifest() as manifest:
+            return manifest.runs(collection)
 
 
 @contextlib.contextmanager

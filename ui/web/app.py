@@ -2,6 +2,7 @@
 
     request -> SecurityMiddleware (known Host, no foreign Origin; CSP and other headers out)
             -> our routes: /login, /logout, /healthz, /upload (ui/web/upload.py: the write grant)
+            -> AdminRoutes: /admin/... (ui/web/admin.py; admins only, never on to Gradio)
             -> /documents/: a source's document (ui/web/documents.py; the reader's collection only)
             -> GradioGuard (only the chat's routes; a user; their own Gradio session)
             -> Gradio (ui/web/chat.py) -> assistant.answer -> back
@@ -13,6 +14,7 @@ import logging
 import assistant  # noqa: F401  (network doors closed before gradio is imported)
 from assistant.components import Components
 from assistant.errors import UsageError
+from ui.web.admin import AdminRoutes, build_admin_app
 from ui.web.documents import DOCUMENT_ROUTE, DocumentRoute
 from ui.web.guard import GradioGuard
 from ui.web.login import WebAuth, is_loopback
@@ -72,6 +74,7 @@ def build_web_app(components: Components, loader=None):
         max_file_size=int(settings.max_file_mb * 1024 * 1024))
     # Added last = outermost: the security checks see every request first.
     app.add_middleware(GradioGuard, current_user=auth.user_of, exempt=OWN_ROUTES)
+    app.add_middleware(AdminRoutes, admin_app=build_admin_app(components, auth))
     app.add_middleware(SecurityMiddleware, allowed_hosts=allowed_hosts(settings),
                        allowed_origins=settings.ui_allowed_origins)
     return app

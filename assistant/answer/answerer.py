@@ -58,6 +58,22 @@ def _renumbered(events: Generator[Event, None, tuple], renumber: dict[int, int],
             yield event
 
 
+def _quoted(sentence: str, number: int, language: Language) -> str:
+    open_quote, close_quote = ("« ", " »") if language == "fr" else ("“", "”")
+    return f"{open_quote}{sentence}{close_quote} [{number}]"
+
+
+def _closest_excerpt(text: str, excerpts: Sequence[Excerpt]) -> int:
+    """The number of the excerpt sharing most of the text's words (0: none shares any)."""
+    terms = content_terms(text)
+    best, best_coverage = 0, 0.0
+    for number, excerpt in enumerate(excerpts, 1):
+        coverage = term_coverage(terms, excerpt.text) if terms else 0.0
+        if coverage > best_coverage:
+            best, best_coverage = number, coverage
+    return best
+
+
 def _unique(passages: Sequence[Passage]) -> list[Passage]:
     """Passages in order, each once (the same chunk found by two phrasings)."""
     seen: set[tuple[str, str]] = set()
@@ -331,6 +347,18 @@ class Answerer:
             line = NOT_STATED[language].format(part=part)
             yield TextDelta(line)
             return line, "refused"
+        if not _MARKER.sub("", text).strip(" .,;:`*\n"):  # only a marker: the model pointed, it did not say
+            number = cited[0]
+            sentence = " ".join(supporting_sentences(excerpts[number - 1].text, "", part, STOPWORDS))
+            quoted = _quoted(sentence, number, language)
+            yield Retracted("a citation with no words")
+            yield TextDelta(quoted)
+            return quoted, "quoted"
+        if not cited:  # the joined answer lists several parts' sources: each part points at its own
+            number = _closest_excerpt(text, excerpts)
+            if number:
+                text = f"{text} [{number}]"
+                yield TextDelta(f" [{number}]")
         grounding = ""
         if self.settings.check_facts:
             text, cited, grounding = yield from self._grounded(text, cited, messages, excerpts, language, part)
@@ -406,8 +434,7 @@ class Answerer:
             return retry, retry_cited, "regenerated"
         number = (cited or retry_cited or [1])[0]
         sentence = " ".join(supporting_sentences(excerpts[number - 1].text, text, question, STOPWORDS))
-        open_quote, close_quote = ("« ", " »") if language == "fr" else ("“", "”")
-        quoted = f"{open_quote}{sentence}{close_quote} [{number}]"
+        quoted = _quoted(sentence, number, language)
         yield Retracted("the regenerated answer still states facts the excerpts do not")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"

@@ -232,3 +232,19 @@ def test_when_no_part_is_answered_the_closest_sentence_is_quoted(settings):
     answer = events[-1].answer
     assert answer.refused and shown(events) == answer.text
     assert answer.text.startswith("The documents do not mention this; on the subject they say: “")
+
+
+def test_a_part_answered_with_only_a_marker_quotes_the_sentence_it_points_at(settings):
+    r, manual, nobody = two_part_rig(settings, by_part("[1]", "The user nobody has uid 65534 [1]."))
+    events = r.events(TWO_PARTS)
+    answer = events[-1].answer
+    assert answer.text == f"“{GZIP_TEXT}” [1]\nThe user nobody has uid 65534 [2]."
+    assert shown(events) == answer.text and ids(answer.sources) == ids([manual, nobody])
+
+
+def test_a_part_answered_without_a_citation_cites_the_excerpt_it_repeats(settings):
+    r, manual, nobody = two_part_rig(settings, by_part("Use gzip -9 [1].", "The uid of the user nobody is 65534."))
+    events = r.events(TWO_PARTS)
+    answer = events[-1].answer
+    assert answer.text == "Use gzip -9 [1].\nThe uid of the user nobody is 65534. [2]"
+    assert streamed(events) == answer.text and ids(answer.sources) == ids([manual, nobody])

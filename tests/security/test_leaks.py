@@ -26,6 +26,7 @@ FINANCE_MARKER = "FIN-SIGMA-4420"
 ALICE_PASSWORD = "maple river quartz 41"
 BOB_PASSWORD = "copper lantern tide 58"
 CAROL_PASSWORD = "velvet summit fog 73"
+DANA_PASSWORD = "granite willow echo 19"  # dana is an administrator
 
 HR_TEXT = f"""# Bonus scheme
 The HR bonus code for 2026 is {HR_MARKER}. Bonuses are paid in March to staff with a full year.
@@ -123,6 +124,7 @@ def app(tmp_path_factory, shared_models_dir, embedder):
     accounts.add_user("alice", ALICE_PASSWORD, collections=["hr-docs"])
     accounts.add_user("bob", BOB_PASSWORD, collections=["finance"])
     accounts.add_user("carol", CAROL_PASSWORD)
+    accounts.add_user("dana", DANA_PASSWORD, "admin")
     os.umask(previous_umask)
     with running_ui(home, root) as (url, port):
         yield App(url, home, port)
@@ -146,7 +148,14 @@ DOCUMENT_TRAVERSALS = [
     "/documents/%2e%2e/%2e%2e/etc/passwd", "/documents/hr-docs/finance.md", "/documents/finance/finance.md",
     "/documents/hr-docs/treasury-link.md", "/documents/hr-docs/%2e%2e%2ffinance%2ffinance.md",
     "/documents//etc/passwd", "/documents/hr-docs/x%00", "/documents/hr-docs/a/b/c/d", "/documents/finance"]
-TRAVERSALS = ["/assets/../../../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd", "/gradio_api/file=../../etc/passwd",
+# The admin pages (ui/web/admin.py): administrators only.
+ADMIN_ROUTES = [("GET", "/admin"), ("GET", "/admin/users"), ("GET", "/admin/groups"), ("GET", "/admin/collections"),
+                ("GET", "/admin/feedback"), ("GET", "/admin/audit"), ("GET", "/admin/audit.csv"),
+                ("GET", "/admin/audit?user=bob&kind=question"), ("POST", "/admin/users"), ("POST", "/admin/groups")]
+ADMIN_CHANGES = [("/admin/users", {"op": "add", "name": "mallory", "password": "mallory's long password 1", "admin": "1"}),
+                 ("/admin/groups", {"op": "grant", "collection": "finance", "group": "user:alice", "mode": "read"}),
+                 ("/admin/users", {"op": "disable", "name": "bob"})]
+DOCUMENT_TRAVERSALS = ["/assets/../../../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd", "/gradio_api/file=../../etc/passwd",
               "/gradio_api/file=%2Fetc%2Fpasswd", "/svelte/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
               "/assets/%2e%2e/%2e%2e/%2e%2e/etc/passwd"]
 
@@ -465,6 +474,82 @@ def build_probes(app: App) -> dict[str, Probe]:
                                 headers={"x-forwarded-for": "10.9.9.9"}).status_code for i in range(8)]
         return None if 429 in statuses else f"no throttling after 8 failures: {statuses}"
     probes["login: guessing is throttled"] = unknown_user_is_throttled_too
+
+    # 9. The admin pages: administrators only, no secret on them, no change from another origin.
+    dana = app.login("dana", DANA_PASSWORD)
+    for method, path in ADMIN_ROUTES:
+        def admin_route_without_session(method=method, path=path):
+            response = anonymous.request(method, path, data={} if method == "POST" else None,
+                                         headers={"origin": app.url})
+            if response.status_code < 300 or (response.status_code in (301, 302, 303, 307) and
+                                               response.headers.get("location") not in ("/login", "/admin/users")):
+                return f"{method} {path} answered {response.status_code} without a session"
+            return leaked(response.text, HR_MARKER, FINANCE_MARKER)
+        probes[f"admin: no session: {method} {path}"] = admin_route_without_session
+
+        def admin_route_to_staff(method=method, path=path):
+            response = alice.request(method, path, data={} if method == "POST" else None, headers={"origin": app.url})
+            if response.status_code != 403 and response.headers.get("location") != "/admin/users":
+                return f"{method} {path} answered {response.status_code} to a staff member (want 403)"
+            return leaked(response.text, FINANCE_MARKER, "bob", "carol")
+        probes[f"admin: staff refused: {method} {path}"] = admin_route_to_staff
+
+    def staff_changes_nothing():
+        for path, form in ADMIN_CHANGES:
+            alice.post(path, data=form, headers={"origin": app.url})
+        accounts = components_for(app.home).accounts
+        if accounts.user("mallory") is not None or accounts.user("bob").disabled:
+            return "a staff member changed an account through the admin pages"
+        return leaked(str(accounts.readable("alice", ["finance"])), "finance")
+    probes["admin: a staff member's changes are refused"] = staff_changes_nothing
+
+    def admin_change_from_another_origin():
+        for headers in ({"origin": "http://attacker.example"}, {}, {"sec-fetch-site": "cross-site", "origin": app.url}):
+            for path, form in ADMIN_CHANGES:
+                forged = app.client(cookies=dana.cookies, headers=headers)
+                response = forged.post(path, data=form)
+                if response.status_code != 403:
+                    return f"an admin change with headers {headers} answered {response.status_code}"
+        accounts = components_for(app.home).accounts
+        if accounts.user("mallory") is not None or accounts.user("bob").disabled:
+            return "a forged request changed an account"
+        return None
+    probes["admin: a change from another origin, or hiding it, is refused"] = admin_change_from_another_origin
+
+    def admin_pages_hold_no_secret():
+        import hashlib
+
+        import sqlalchemy as sa
+
+        with sa.create_engine(f"sqlite:///{app.home / 'accounts.sqlite'}").connect() as db:
+            hashes = db.execute(sa.text("SELECT password_hash FROM users")).scalars().all()
+        tokens = [c.cookies.get("assistant_session") for c in (alice, bob, carol, dana)]
+        secrets_ = [ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD, DANA_PASSWORD, *hashes, *tokens,
+                    *(hashlib.sha256(t.encode()).hexdigest() for t in tokens)]
+        shown = "".join(dana.get(path).text for method, path in ADMIN_ROUTES if method == "GET")
+        found = [s[:12] for s in secrets_ if s and s in shown]
+        if found:
+            return f"the admin pages show secrets starting {found}"
+        return None if "alice" in shown and "login" in shown else "the admin pages did not load for an admin"
+    probes["admin: pages and CSV show no password, hash or token"] = admin_pages_hold_no_secret
+
+    def staff_text_is_inert_on_the_admin_pages():
+        conversations = components_for(app.home).conversations
+        [mine, *_] = conversations.list("alice")
+        conversations.give_feedback("alice", mine.id, 0, -1, '<script>alert("feedback")</script><img src=x onerror=alert(1)>')
+        pages = dana.get("/admin/feedback").text + dana.get("/admin/audit").text
+        if "<script>alert" in pages or "<img src=x" in pages:
+            return "a staff member's text became markup on the admin pages"
+        return None if "&lt;script&gt;" in pages else "the feedback was not shown"
+    probes["admin: staff text shown as text"] = staff_text_is_inert_on_the_admin_pages
+
+    def admin_headers():
+        response = dana.get("/admin/users")
+        csp = response.headers.get("content-security-policy", "")
+        if "frame-ancestors 'none'" not in csp or response.headers.get("x-frame-options") != "DENY":
+            return f"/admin/users: weak headers (csp {csp!r})"
+        return None if "no-store" in response.headers.get("cache-control", "") else "admin pages may be cached"
+    probes["admin: headers and no caching"] = admin_headers
 
     return probes
 

@@ -22,9 +22,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from assistant.errors import AssistantError
 from assistant.settings import make_private_dirs
 
 log = logging.getLogger(__name__)
@@ -100,13 +101,26 @@ def _upgrade(engine: Engine) -> None:
         log.info("accounts schema was brought to head by another process")
 
 
+class DatabaseUnreachable(AssistantError, RuntimeError):
+    """The accounts database server (accounts_url) did not answer; the message says which, without its password."""
+
+
 class Database:
     """One open accounts database at its newest schema, shared by the services over it (accounts,
     audit, conversations): reads in plain transactions, writes in BEGIN IMMEDIATE ones on SQLite."""
 
     def __init__(self, url: str):
         self.engine = open_engine(url)
-        upgrade(self.engine)
+        try:
+            upgrade(self.engine)
+        except OperationalError as e:
+            self.engine.dispose()
+            if self.engine.dialect.name == "sqlite":
+                raise  # a file here: a lock or a disk problem, not a server that is down
+            reason = str(e.orig or e).strip().splitlines()[0]
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise DatabaseUnreachable(f"cannot reach the accounts database at {where}: {reason} "
+                                      "(check accounts_url, and that the server is running)") from None
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(self.engine.execution_options(**{WRITE: True}), expire_on_commit=False)
 

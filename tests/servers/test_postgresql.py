@@ -8,6 +8,8 @@ second worker process reading what the first wrote.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -126,3 +128,22 @@ def test_a_second_worker_sees_the_conversation_and_session_the_first_wrote(accou
         assert turn.sources[0].label() == "leave-policy.md, page 2, Leave > Annual leave"
     finally:
         other_worker.close()
+
+
+def test_a_database_server_that_cannot_be_reached_is_one_line_without_its_password(tmp_path, shared_models_dir):
+    from assistant.errors import AssistantError
+    from tests.conftest import free_port, make_home, run_cli
+
+    port = free_port()
+    dead = f"postgresql+psycopg://assistant:hunter2@127.0.0.1:{port}/accounts"
+    expected = f"cannot reach the accounts database at postgresql+psycopg://assistant:***@127.0.0.1:{port}/accounts"
+    with pytest.raises(AssistantError, match=re.escape(expected)) as raised:
+        Accounts(dead)
+    assert "hunter2" not in str(raised.value)
+
+    home = make_home(tmp_path / "home", shared_models_dir)
+    home.chmod(0o700)
+    result = run_cli("users", "list", home=home, env_extra={"ASSISTANT_ACCOUNTS_URL": dead}, timeout=120)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "hunter2" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert expected in line

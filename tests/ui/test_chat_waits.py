@@ -50,6 +50,9 @@ def test_waiting_questions_see_their_place_and_a_stopped_answer_is_not_kept(sess
                         ("[quick] Who signs payments?", "answer")]
     # A finished answer is left as it is by a late Stop.
     assert stopped(history) == history
+    # The partial answer, if the browser still shows it, is replaced when the next question is asked.
+    *_, (after, _, _, _) = session.respond("[quick] Next?", partial, [], "handbook", local)
+    assert [m["content"].endswith(f"{STOPPED}</em></p>") for m in after if m["role"] == "assistant"] == [True, False]
 
 
 def test_stop_while_waiting_leaves_the_line(session):
@@ -62,9 +65,11 @@ def test_stop_while_waiting_leaves_the_line(session):
     waiting.close()
     latecomer = session.respond("[quick] Next one", [], [], "handbook", local)
     assert "Waiting: 1 question ahead" in last_message(next(latecomer)), "the one who left is not counted"
+    assert not session.wait_until_ended("", timeout=0)  # what Stop waits for before saying so
     session.components.answerer.release.set()
     assert "Answer to [long] Tell me everything" in last_message(list(long)[-1])
     assert "Answer to [quick] Next one" in last_message(list(latecomer)[-1])
+    assert session.wait_until_ended("", timeout=0)
 
 
 def test_a_question_before_the_model_is_ready_says_it_is_loading_then_is_answered(home):

@@ -122,6 +122,8 @@ class ChatSession:
 
     def __init__(self, components: Components, loader: ModelLoader | None = None, queue: ModelQueue | None = None):
         self.components = components
+        self._answering: dict[str, int] = {}  # browser session -> its questions not yet ended
+        self._ended = threading.Condition()
         self.queue = queue or ModelQueue()  # app.py passes the one it shares with the API (ui/web/api.py)
         self.loader = loader or ModelLoader(lambda: load_model(components))
 
@@ -158,14 +160,35 @@ class ChatSession:
             "cited": passages_shown(cited)})
 
     def respond(self, message: str, history: list[dict], turns: list[Turn], collection: str | None,
-                username: str | None, conversation_id: str | None = None
+                username: str | None, conversation_id: str | None = None, *, browser_session: str = ""
                 ) -> Iterator[tuple[list[dict], list[Turn], str, str | None]]:
         """Answer in the conversation `conversation_id` (a new one, named after the question, when
         None); yields (chat messages, turns, the question box, the conversation's id)."""
         message = (message or "").strip()
+        # An answer stopped mid-way may still show in what the browser sends: it says it was stopped.
+        history = [_settled(m) for m in history]
         if not message:
             yield history, turns, "", conversation_id
             return
+        with self._ended:
+            self._answering[browser_session] = self._answering.get(browser_session, 0) + 1
+        try:
+            yield from self._respond(message, history, turns, collection, username, conversation_id)
+        finally:
+            with self._ended:
+                self._answering[browser_session] -= 1
+                if not self._answering[browser_session]:
+                    del self._answering[browser_session]
+                self._ended.notify_all()
+
+    def wait_until_ended(self, browser_session: str, timeout: float) -> bool:
+        """Wait until no question of this browser session is being answered (Stop waits for the
+        cancelled answer to be closed, so that nothing it sent comes after the line saying so)."""
+        with self._ended:
+            return self._ended.wait_for(lambda: browser_session not in self._answering, timeout)
+
+    def _respond(self, message: str, history: list[dict], turns: list[Turn], collection: str | None,
+                 username: str | None, conversation_id: str | None):
         readable = self.readable_collections(username)
         history = history + [{"role": "user", "content": question_html(message)}]
         if not collection:  # asked before the picker loaded: the default, if this user may read it
@@ -279,13 +302,21 @@ def waiting_line(ahead: int) -> str:
     return f"Waiting: {ahead} question{'s' if ahead != 1 else ''} ahead of yours…"
 
 
+_IN_PROGRESS = (PARTIAL_START, status_html("Searching the documents…"), status_html("Writing the answer…"),
+                status_html(MODEL_LOADING), status_html("Waiting: ")[:-len("</em></p>")])
+
+
+def _settled(message: dict) -> dict:
+    """A chat message as it stands once answering ended: one still in progress was stopped."""
+    if message.get("role") == "assistant" and str(message.get("content", "")).startswith(_IN_PROGRESS):
+        return {"role": "assistant", "content": status_html(STOPPED)}
+    return message
+
+
 def stopped(history: list[dict]) -> list[dict]:
     """The chat after Stop: the answer being written (or waited for) gives way to a line saying so;
     a finished answer (Stop pressed just after it came) stays."""
-    if not history or history[-1].get("role") != "assistant" or str(history[-1].get("content", "")).startswith(
-            ANSWER_START):
-        return history
-    return history[:-1] + [{"role": "assistant", "content": status_html(STOPPED)}]
+    return [_settled(m) for m in history]
 
 
 def answer_message(text: str, sources, quotes, refused: bool, anchor: str) -> str:
@@ -315,7 +346,12 @@ def build_chat(components: Components, loader: ModelLoader | None = None, queue:
                 panel_html(uploads.writable_collections(request.username), components.settings))
 
     def respond(message, history, turns, collection, conversation_id, request: gr.Request):
-        yield from session.respond(message, history, turns, collection, request.username, conversation_id)
+        yield from session.respond(message, history, turns, collection, request.username, conversation_id,
+                                   browser_session=request.session_hash or "")
+
+    def stop_answer(history, request: gr.Request):
+        session.wait_until_ended(request.session_hash or "", timeout=30.0)
+        return stopped(history)
 
     def refresh(search, conversation_id, request: gr.Request):
         return conversation_list(request.username, search, conversation_id)
@@ -404,7 +440,7 @@ def build_chat(components: Components, loader: ModelLoader | None = None, queue:
                  for trigger in (question.submit, ask.click)]
         for event in asked:
             event.then(refresh, [search, conversation_id], conversations)
-        stop.click(stopped, chatbot, chatbot, cancels=asked)
+        stop.click(stop_answer, chatbot, chatbot, cancels=asked)
         cleared = [chatbot, turns, question, conversation_id, title]
         new_chat.click(clear, None, cleared).then(refresh, [search, conversation_id], conversations)
         collection.input(clear, None, cleared)  # a user switching collections starts afresh

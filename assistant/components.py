@@ -69,3 +69,9 @@ class Components:
         from assistant.accounts import Conversations
 
         return Conversations(self.accounts_database)
+
+    @cached_property
+    def api_tokens(self):
+        from assistant.accounts import ApiTokens
+
+        return ApiTokens(self.accounts_database)

@@ -87,10 +87,20 @@ grant. Granting twice, or revoking what was not granted, changes nothing.
 
 AUDIT_EPILOG = """\
 Every login and failed login, question (the collections searched, the passages shown and cited,
-answer or refusal), document opened, upload and admin change, with its time (UTC) and user, oldest
-first. Events are never changed; those older than audit_retention_days (365) are deleted. No
-password, hash or session token is ever recorded; a failed login under a name no account has is
-recorded without the name (it may be a password typed into the wrong field).
+answer or refusal), search through the API, document opened, upload and admin change, with its
+time (UTC) and user, oldest first. Events are never changed; those older than
+audit_retention_days (365) are deleted. No password, hash, session or API token is ever
+recorded; a failed login under a name no account has is recorded without the name (it may be a
+password typed into the wrong field). Questions and searches through the API carry via=api.
+"""
+
+TOKENS_EPILOG = """\
+An API token lets a program ask the documents as one user, through the OpenAI-compatible API the
+web UI serves under /v1 (`Authorization: Bearer TOKEN`; see the README's "API" section). It reads
+what its user may read, looked up again on every request, and its questions are audited under
+that user. `create` prints the token once, on its last line: only its sha256 is kept. A token
+stops working when it is revoked or its user is disabled, and is removed with its user; a
+password change does not end it.
 """
 
 log = logging.getLogger("assistant")
@@ -739,6 +749,50 @@ def cmd_settings(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ API tokens
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def cmd_tokens_create(args) -> int:
+    components = _components(args)
+    info = components.accounts.user(args.user)
+    if info is None:
+        raise UsageError(f"no user named {args.user!r}: `assistant users list` shows them")
+    token, secret = components.api_tokens.create(args.user, args.label or "")
+    _admin_change(components, "tokens create", target=args.user, credential_id=token.id, label=token.label)
+    existing = components.store.collection_names()
+    reads = "every collection" if info.reads_all else (", ".join(_reads(info, existing)) or "nothing yet")
+    note = "; the user is disabled, so it works once they are enabled" if info.disabled else ""
+    print(f"created API token {token.id} for {args.user} (reads {reads}{note}). It is shown only now: "
+          "keep it secret, and revoke it with `assistant tokens revoke "
+          f"{token.id}` if it leaks.", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def cmd_tokens_list(args) -> int:
+    tokens = _components(args).api_tokens.list(args.user)
+    if args.json:
+        _print_json({"tokens": [t.as_json() for t in tokens]})
+        return 0
+    for t in tokens:
+        state = f"revoked {_when(t.revoked_at)}" if t.revoked else "active"
+        print(f"{t.id}\t{t.user}\t{t.label or '-'}\tcreated {_when(t.created_at)}\tlast used {_when(t.last_used_at)}"
+              f"\t{state}")
+    if not tokens:
+        print("no API tokens" + (f" for {args.user}" if args.user else "") + ": assistant tokens create USER")
+    return 0
+
+
+def cmd_tokens_revoke(args) -> int:
+    components = _components(args)
+    token = components.api_tokens.revoke(args.id)
+    _admin_change(components, "tokens revoke", target=token.user, credential_id=token.id)
+    print(f"revoked API token {token.id} of {token.user}: it is refused from now on")
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description=DESCRIPTION,
@@ -893,6 +947,19 @@ def build_parser() -> argparse.ArgumentParser:
     json_option(sub, 'the members: {"group", "members"}')
     sub = action(groups, "list", cmd_groups_list, "groups with their members and the collections they read and write")
     json_option(sub, 'the groups: {"groups": [{"name", "members", "read", "write"}]}')
+
+    p = command("tokens", None, "Make, list and revoke users' tokens for the OpenAI-compatible API (/v1).",
+                TOKENS_EPILOG)
+    tokens = p.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
+    sub = action(tokens, "create", cmd_tokens_create,
+                 "make a token that acts as USER on the API; prints it once, on its last line")
+    sub.add_argument("user", metavar="USER", help="the user whose collections and audit trail the token shares")
+    sub.add_argument("--label", metavar="TEXT", help="what the token is for, shown by `tokens list` (e.g. 'wiki bot')")
+    sub = action(tokens, "list", cmd_tokens_list, "tokens with their user, label, dates and state (never the token)")
+    sub.add_argument("--user", metavar="NAME", help="only this user's tokens")
+    json_option(sub, 'the tokens: {"tokens": [{"id", "user", "label", "created_at", "last_used_at", "revoked_at"}]}')
+    sub = action(tokens, "revoke", cmd_tokens_revoke, "withdraw a token at once (it stays listed, as revoked)")
+    sub.add_argument("id", type=int, metavar="ID", help="the token's id, from `assistant tokens list`")
 
     p = command("audit", cmd_audit, "Show the audit trail: logins, questions, documents opened, admin changes.",
                 AUDIT_EPILOG)

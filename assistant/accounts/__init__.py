@@ -1,5 +1,5 @@
 """Accounts in a database: users, groups, grants on collections, sessions and login throttling, and
-the audit trail (audit.py) and users' conversations (conversations.py).
+the audit trail (audit.py), users' conversations (conversations.py) and their API tokens (tokens.py).
 
 SQLite at ASSISTANT_HOME/accounts.sqlite unless `accounts_url` names another database; the schema
 is made and upgraded by the Alembic migrations in migrations/, at open. service.py says how access
@@ -14,12 +14,13 @@ from assistant.accounts.conversations import Conversation, ConversationNotFound,
 from assistant.accounts.database import Database
 from assistant.accounts.models import ALL_COLLECTIONS
 from assistant.accounts.service import Accounts, GroupInfo, ThrottledError, User, UserInfo, personal_group
+from assistant.accounts.tokens import ApiToken, ApiTokens, TokenNotFound
 from assistant.settings import Settings
 
-__all__ = ["ALL_COLLECTIONS", "OPERATOR", "Accounts", "Audit", "AuditEvent", "AuditKind", "Conversation",
-           "ConversationNotFound", "Conversations", "Database", "GroupInfo", "StoredTurn",
-           "QuestionOutcome", "ThrottledError", "User", "UserInfo", "build_accounts", "build_audit", "open_database",
-           "passages_shown", "personal_group"]
+__all__ = ["ALL_COLLECTIONS", "OPERATOR", "Accounts", "ApiToken", "ApiTokens", "Audit", "AuditEvent", "AuditKind",
+           "Conversation", "ConversationNotFound", "Conversations", "Database", "GroupInfo", "StoredTurn",
+           "QuestionOutcome", "ThrottledError", "TokenNotFound", "User", "UserInfo", "build_accounts", "build_audit",
+           "open_database", "passages_shown", "personal_group"]
 
 
 def open_database(settings: Settings) -> Database:

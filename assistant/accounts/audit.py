@@ -41,6 +41,7 @@ class AuditKind(StrEnum):
     LOGIN_FAILED = "login_failed"
     QUESTION = "question"
     DOCUMENT_OPENED = "document_opened"
+    SEARCH = "search"  # passages shown for a query, with no answer (the API's /v1/search)
     UPLOAD = "upload"
     ADMIN = "admin"
 

@@ -172,3 +172,18 @@ class FeedbackRow(Base):
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     sources: Mapped[str] = mapped_column(Text)  # JSON, as in conversation_turns
+
+
+class ApiTokenRow(Base):
+    """A user's token for the OpenAI-compatible API (tokens.py). Only its sha256 is stored; a revoked
+    token stays listed (revoked_at set) so the operator can tell which one was withdrawn when."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; the token is never stored
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -438,7 +438,7 @@ def test_users_json_is_moved_in_once_and_old_passwords_work_once_before_rehashin
 
 
 # ---------------------------------------------------------------- the database
-HEAD = "0004"  # the newest migration in assistant/accounts/migrations/versions/
+HEAD = "0005"  # the newest migration in assistant/accounts/migrations/versions/
 
 
 def test_the_migrations_form_one_chain_ending_at_head():

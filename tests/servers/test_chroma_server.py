@@ -57,7 +57,7 @@ def test_search_finds_the_right_file_on_the_server(served):
 
 
 @pytest.mark.slow
-def test_an_answer_from_the_server_stores_chunks_cites_its_source(served):
+def test_an_answer_over_the_server_cites_its_source(served):
     components, _ = served
     answer = components.answerer.ask("What is the extension of the IT helpdesk?", [COLLECTION])
     assert "4357" in answer.text and not answer.refused

@@ -18,7 +18,8 @@ from assistant.answer.evidence import (NEAR_MISS, NOT_NAMED, NOT_STATED, REFUSAL
                                        looks_like_refusal, rare_terms)
 from assistant.answer.excerpts import Excerpt, select_context, select_context_per_part
 from assistant.answer.parts import question_parts, refers_back
-from assistant.answer.grounding import recited, supporting_sentences, unsupported_facts
+from assistant.answer.grounding import (asks_for_count, count_sentence, recited, states_count, supporting_sentences,
+                                        unsupported_facts)
 from assistant.language import Language, detect_language
 from assistant.llm import ChatModel
 from assistant.passage import Passage
@@ -419,6 +420,10 @@ class Answerer:
         shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
         problems = unsupported_facts(text, shown, STOPWORDS)
         if not problems:
+            if asks_for_count(question) and not states_count(text):
+                found = count_sentence([e.text for e in excerpts], question, STOPWORDS)
+                if found is not None:
+                    return (yield from self._counted(text, messages, excerpts, language, found))
             return text, cited, "grounded"
         facts = list(dict.fromkeys(p.fact for p in problems))
         fixed = recited(text, shown, STOPWORDS)
@@ -436,6 +441,23 @@ class Answerer:
         sentence = " ".join(supporting_sentences(excerpts[number - 1].text, text, question, STOPWORDS))
         quoted = _quoted(sentence, number, language)
         yield Retracted("the regenerated answer still states facts the excerpts do not")
+        yield TextDelta(quoted)
+        return quoted, [number], "quoted"
+
+    def _counted(self, text: str, messages, excerpts: Sequence[Excerpt], language: Language,
+                 found: tuple[int, str]) -> Generator[Event, None, tuple[str, list[int], str]]:
+        """A "how many" answer that states no number (the 1.5B often writes the sentence next to
+        it) while an excerpt states one: asked once more, then the excerpt's sentence quoted."""
+        shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
+        yield Retracted("the question asks for a number and the answer gives none")
+        retry = yield from self._streamed_answer(prompts.count_messages(messages, text), len(excerpts))
+        retry, retry_cited = clean_citations(retry, len(excerpts))
+        if (retry and states_count(retry) and not unsupported_facts(retry, shown, STOPWORDS)
+                and not looks_like_refusal(retry)):
+            return retry, retry_cited, "regenerated"
+        number, sentence = found
+        quoted = _quoted(sentence, number, language)
+        yield Retracted("the regenerated answer still gives no number")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"
 

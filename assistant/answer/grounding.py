@@ -178,3 +178,32 @@ def supporting_sentences(excerpt: str, answer: str, question: str, common_words:
     words = {_fold(w) for w in _WORD.findall(answer + " " + question) if len(w) > 3} - common_words
     best = max(sentences, key=lambda s: len(words & {_fold(w) for w in _WORD.findall(s)}))
     return [best]
+
+
+# "How many...?" wants a number; "one" and "un(e)" are also pronouns and articles, so they do not count.
+_ASKS_COUNT = re.compile(r"\b(how (many|much|long|often|old)|combien)\b", re.I)
+_NOT_A_COUNT = {"1"}
+
+
+def asks_for_count(question: str) -> bool:
+    return bool(_ASKS_COUNT.search(question))
+
+
+def states_count(text: str) -> bool:
+    """Whether a text states a number other than "one" written as a word."""
+    plain = _MARKER.sub(" ", text)
+    return bool(_NUMBER.search(_URL.sub(" ", _EMAIL.sub(" ", plain)))) or bool(numbers(plain) - _NOT_A_COUNT)
+
+
+def count_sentence(excerpts: Sequence[str], question: str, common_words: frozenset[str]) -> tuple[int, str] | None:
+    """(excerpt number, sentence): of the sentences stating a number, the one sharing most of the
+    question's words; None when no excerpt states one."""
+    words = {_fold(w) for w in _WORD.findall(question) if len(w) > 3} - common_words
+    best, best_shared = None, -1
+    for number, excerpt in enumerate(excerpts, 1):
+        for sentence in (s for part in excerpt.split(" … ") for s in split_sentences(part)):
+            if states_count(sentence):
+                shared = len(words & {_fold(w) for w in _WORD.findall(sentence)})
+                if shared > best_shared:
+                    best, best_shared = (number, sentence.strip()), shared
+    return best

@@ -91,6 +91,14 @@ def correction_messages(messages: Sequence[ChatMessage], answer: str, problems: 
                             "citing them."))]
 
 
+def count_messages(messages: Sequence[ChatMessage], answer: str) -> list[ChatMessage]:
+    """The answer's own prompt, its answer, and that it gives no number where the question asks
+    "how many": a small model often answers with the sentence next to the number."""
+    return [*messages, assistant_turn(neutralise(answer)),
+            user(neutralise("The question asks for a number and your answer gives none. Answer again in one "
+                            "sentence with the number the excerpts state, copied exactly, citing it."))]
+
+
 def condense_messages(question: str, history: Sequence[Turn]) -> list[ChatMessage]:
     recent = history[-HISTORY_TURNS:]
     conversation = "\n".join(f"User: {t.question}\nAssistant: {t.answer[:HISTORY_ANSWER_CHARS]}" for t in recent)

@@ -40,6 +40,8 @@ def kind(messages) -> str:
         return "check"
     if last.startswith("Your answer states"):
         return "correction"  # the answer again, after the facts check found a fact not in its excerpt
+    if last.startswith("The question asks for a number"):
+        return "count"  # the answer again, after a "how many" answer gave no number
     assert "Answer in " in last, f"not an answer prompt: {last!r}"
     return "answer"
 
@@ -87,7 +89,7 @@ def rig(settings: Settings, passages: Sequence[Passage], *, answer: Reply = EN_A
         languages: dict[str, set[str]] | None = None, keywords: CountedKeywords | None = None,
         checks_rare_terms: bool = True) -> Rig:
     """An Answerer on fakes. A call of a kind the test gave no reply for fails the test."""
-    replies = {"answer": answer, "correction": answer, "check": check, "condense": condense, "translate": translate}
+    replies = {"answer": answer, "correction": answer, "count": answer, "check": check, "condense": condense, "translate": translate}
 
     def respond(messages) -> str:
         reply = replies[kind(messages)]

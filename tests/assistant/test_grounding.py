@@ -4,7 +4,7 @@ Unit rules first, then the whole answer stream on a scripted model that writes w
 import pytest
 
 from assistant.answer import Finished, Retracted, TextDelta
-from assistant.answer.grounding import facts, numbers, supporting_sentences, unsupported_facts
+from assistant.answer.grounding import facts, numbers, states_count, supporting_sentences, unsupported_facts
 from assistant.settings import load_settings
 from assistant.text import STOPWORDS
 from tests.assistant.test_answer_rules import rig
@@ -160,4 +160,49 @@ def test_a_miscited_answer_is_kept_with_its_citation_corrected_without_asking_th
     answer = r.ask("How many days of annual leave do full-time employees get?")
     assert answer.grounding == "recited"
     assert [s.file_name for s in answer.sources] == ["leave-policy.md"]
+    assert r.kinds == ["answer"]
+
+
+# ---------------------------------------------------------------- "how many" wants a number
+SECONDS = ("A Policy proposal is accepted when three Developers second it. "
+           "One must be a Debian Developer to formally second a Policy proposal.")
+
+
+def seconds_passage(settings):
+    return make_passage(SECONDS, "/d/ap-process.md", similarity=settings.confident_relevance + 0.1)
+
+
+@pytest.mark.parametrize("text, counts", [
+    ("one must be a Debian Developer", False), ("three Debian Developers", True), ("N=3 [1]", True),
+    ("within 2 weeks", True), ("Il en faut trois.", True), ("Il en faut un.", False), ("See [2].", False),
+])
+def test_a_count_is_a_number_other_than_one_written_as_a_word(text, counts):
+    assert states_count(text) is counts
+
+
+def test_a_how_many_answer_with_no_number_is_asked_again_for_the_number(settings):
+    r = rig(settings, [seconds_passage(settings)],
+            answer=answers("One must be a Debian Developer to formally second [1].",
+                           "Three Debian Developers must second a proposal [1]."))
+    events = r.events("How many Developers must second a Policy proposal?")
+    answer = events[-1].answer
+    assert r.kinds == ["answer", "count"]
+    assert answer.text == "Three Debian Developers must second a proposal [1]." and answer.grounding == "regenerated"
+    retraction = next(i for i, e in enumerate(events) if isinstance(e, Retracted))
+    assert "".join(e.text for e in events[retraction:] if isinstance(e, TextDelta)) == answer.text
+
+
+def test_a_how_many_answer_still_without_a_number_quotes_the_sentence_stating_one(settings):
+    r = rig(settings, [seconds_passage(settings)], answer="One must be a Debian Developer to formally second [1].")
+    events = r.events("How many Developers must second a Policy proposal?")
+    answer = events[-1].answer
+    assert answer.grounding == "quoted" and len(r.llm.calls) == 2
+    assert answer.text == "“A Policy proposal is accepted when three Developers second it.” [1]"
+    last = max(i for i, e in enumerate(events) if isinstance(e, Retracted))
+    assert "".join(e.text for e in events[last:] if isinstance(e, TextDelta)) == answer.text
+
+
+def test_a_how_many_answer_stating_its_number_is_not_asked_again(settings):
+    r = rig(settings, [seconds_passage(settings)], answer="Three Debian Developers [1].")
+    assert r.ask("How many Developers must second a Policy proposal?").grounding == "grounded"
     assert r.kinds == ["answer"]

@@ -51,6 +51,7 @@ from assistant.embedding import Embedder
 from assistant.passage import HeadingPath, MetadataKey, chunk_metadata, ocr_confidence_of, page_of
 from assistant.settings import Settings
 from assistant.store import Store, check_collection_name
+from assistant.store.space import disk_full
 from ingest.chunking import Chunk, Chunker
 from ingest.manifest import FileRecord, IngestRun, Manifest, PendingWrite
 from ingest.readers import OcrUnavailable, Section, UnreadableFile, UnsupportedFile, file_type, is_supported, read_file
@@ -280,8 +281,14 @@ class IngestPipeline:
         check_collection_name(collection)
         paths = list(paths)
         with self.manifest.lock(collection):
-            report = self._run(paths, collection, progress or _NoProgress(), remove_missing,
-                               should_stop or (lambda: False))
+            try:
+                report = self._run(paths, collection, progress or _NoProgress(), remove_missing,
+                                   should_stop or (lambda: False))
+            except Exception as e:  # a full disk reaches us in each store's own words, or in none
+                full = disk_full(e, self.settings.home)
+                if full is None:
+                    raise
+                raise full from e
             self.manifest.record_run(report.as_run([os.path.abspath(p) for p in paths]))  # for the admin page
             return report
 

@@ -111,6 +111,15 @@ def test_a_file_named_like_an_earlier_upload_replaces_it_and_says_so_and_a_bad_o
     assert any("building D" in p.text for p in found) and not any("building C" in p.text and
                                                                    p.source == str(stored) for p in found)
 
+    # Two files of one upload under one name: the second is not taken for a new version of the first.
+    steps = lines(client.post("/upload?collection=handbook", files=[
+        ("files", ("team/dup.txt", b"The first team lunch is on Monday.", "text/plain")),
+        ("files", ("other/dup.txt", b"The second team lunch is on Friday.", "text/plain"))]))
+    assert [(s["file"], s["state"], s["message"]) for s in steps if "file" in s] == [
+        (1, "failed", "another file of this upload is also named dup.txt; rename one"),
+        (0, "ingesting", "reading and indexing…"), (0, "added", "added: 1 passage; stored as dup.txt")]
+    assert (components.settings.uploads_path / "handbook" / "dup.txt").read_text() == "The first team lunch is on Monday."
+
 
 def test_the_limits_of_one_upload_are_said_in_one_line(tmp_path, shared_models_dir, embedder):
     components = components_for(make_home(tmp_path / "home", shared_models_dir), embedder, upload_max_files=2,

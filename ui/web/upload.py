@@ -153,6 +153,8 @@ class Uploads:
                 for entry, (_, content) in zip(entries, files):
                     if entry.state == "waiting":
                         self._store(entry, content, folder, incoming)
+                    if entry.state == "failed":  # a name taken twice, or a file that could not be written
+                        emit(entry.event())
                 self._ingest(collection, [e for e in entries if e.path is not None], emit)
             done = [e for e in entries if e.state in OK_STATES]
             outcome = "ok" if len(done) == len(entries) else ("partial" if done else "failed")

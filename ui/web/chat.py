@@ -18,8 +18,8 @@ Waiting: the model answers one question at a time, in the order they came (Model
 that waits shows how many are ahead of it, and moves up as they finish; Gradio's own queue would
 show only a spinner. The model is loaded in the background when `assistant ui` starts
 (ModelLoader); a question that comes first says "The model is loading…" and then proceeds. Stop
-cancels the answer (Gradio `cancels=`): the partial answer is replaced by a line saying so, is not
-kept in the conversation, and the audit records the question as stopped.
+ends the answer at its next step (waiting, loading or writing): the partial answer is replaced by a
+line saying so, is not kept in the conversation, and the audit records the question as stopped.
 
 Upload (ui/web/upload.py): a drop zone beside the chat, drawn only for a user who may write to a
 collection.
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # Questions that may wait in our line at once (each holds a worker thread while it waits); more
 # wait in Gradio's queue behind them.
 MAX_IN_LINE = 8
+STOP_HEARD_WITHIN_S = 0.5  # how often a waiting question looks whether it was stopped
 MODEL_LOADING = "The model is loading… your question is answered as soon as it is ready."
 STOPPED = "Stopped. This answer was not kept."
 
@@ -123,7 +124,8 @@ class ChatSession:
     def __init__(self, components: Components, loader: ModelLoader | None = None, queue: ModelQueue | None = None):
         self.components = components
         self._answering: dict[str, int] = {}  # browser session -> its questions not yet ended
-        self._ended = threading.Condition()
+        self._stop_asked: set[str] = set()  # browser sessions whose answer is to stop
+        self._lock = threading.Lock()
         self.queue = queue or ModelQueue()  # app.py passes the one it shares with the API (ui/web/api.py)
         self.loader = loader or ModelLoader(lambda: load_model(components))
 
@@ -170,25 +172,28 @@ class ChatSession:
         if not message:
             yield history, turns, "", conversation_id
             return
-        with self._ended:
+        with self._lock:
             self._answering[browser_session] = self._answering.get(browser_session, 0) + 1
         try:
-            yield from self._respond(message, history, turns, collection, username, conversation_id)
+            yield from self._respond(message, history, turns, collection, username, conversation_id,
+                                     lambda: browser_session in self._stop_asked)
         finally:
-            with self._ended:
+            with self._lock:
                 self._answering[browser_session] -= 1
                 if not self._answering[browser_session]:
                     del self._answering[browser_session]
-                self._ended.notify_all()
+                    self._stop_asked.discard(browser_session)
 
-    def wait_until_ended(self, browser_session: str, timeout: float) -> bool:
-        """Wait until no question of this browser session is being answered (Stop waits for the
-        cancelled answer to be closed, so that nothing it sent comes after the line saying so)."""
-        with self._ended:
-            return self._ended.wait_for(lambda: browser_session not in self._answering, timeout)
+    def stop(self, browser_session: str) -> None:
+        """Stop the answer this browser session is waiting for or reading: it ends at its next step
+        with the line saying so (its own last update, so nothing it sent can come after). A Stop
+        while nothing is being answered is forgotten, not kept for the next question."""
+        with self._lock:
+            if browser_session in self._answering:
+                self._stop_asked.add(browser_session)
 
     def _respond(self, message: str, history: list[dict], turns: list[Turn], collection: str | None,
-                 username: str | None, conversation_id: str | None):
+                 username: str | None, conversation_id: str | None, stop_asked: Callable[[], bool]):
         readable = self.readable_collections(username)
         history = history + [{"role": "user", "content": question_html(message)}]
         if not collection:  # asked before the picker loaded: the default, if this user may read it
@@ -211,17 +216,26 @@ class ChatSession:
             with self._audited(username, message, collection, lambda: (found, answer)):
                 ahead = self.queue.ahead(ticket)
                 while ahead:
+                    if stop_asked():
+                        yield _stopped_at(history), turns, "", conversation_id
+                        return
                     history[-1] = {"role": "assistant", "content": status_html(waiting_line(ahead))}
                     yield history, turns, "", conversation_id
-                    ahead = self.queue.wait(ticket, ahead, timeout=5.0)
+                    ahead = self.queue.wait(ticket, ahead, timeout=STOP_HEARD_WITHIN_S)
                 if not self.loader.ready:
                     history[-1] = {"role": "assistant", "content": status_html(MODEL_LOADING)}
                     yield history, turns, "", conversation_id
-                    while not self.loader.wait(timeout=5.0):
-                        yield history, turns, "", conversation_id  # a Stop is heard between waits
+                    while not self.loader.wait(timeout=STOP_HEARD_WITHIN_S):
+                        if stop_asked():
+                            yield _stopped_at(history), turns, "", conversation_id
+                            return
                     history[-1] = {"role": "assistant", "content": status_html("Searching the documents…")}
                 yield history, turns, "", conversation_id
-                for event in self.components.answerer.stream(message, [collection], turns):
+                stream = self.components.answerer.stream(message, [collection], turns)
+                for event in _closing(stream):
+                    if stop_asked():  # the partial answer goes: it is neither kept nor shown as an answer
+                        yield _stopped_at(history), turns, "", conversation_id
+                        return
                     if isinstance(event, SourcesFound):
                         found = event.passages
                         # Not the prompt's numbering yet (ui/render.py): unnumbered, no marker links until Finished.
@@ -313,10 +327,16 @@ def _settled(message: dict) -> dict:
     return message
 
 
-def stopped(history: list[dict]) -> list[dict]:
-    """The chat after Stop: the answer being written (or waited for) gives way to a line saying so;
-    a finished answer (Stop pressed just after it came) stays."""
-    return [_settled(m) for m in history]
+def _stopped_at(history: list[dict]) -> list[dict]:
+    return history[:-1] + [{"role": "assistant", "content": status_html(STOPPED)}]
+
+
+def _closing(stream: Iterator) -> Iterator:
+    """The stream's events; closed however the loop over them ends (the model stops writing)."""
+    try:
+        yield from stream
+    finally:
+        stream.close()
 
 
 def answer_message(text: str, sources, quotes, refused: bool, anchor: str) -> str:
@@ -349,9 +369,8 @@ def build_chat(components: Components, loader: ModelLoader | None = None, queue:
         yield from session.respond(message, history, turns, collection, request.username, conversation_id,
                                    browser_session=request.session_hash or "")
 
-    def stop_answer(history, request: gr.Request):
-        session.wait_until_ended(request.session_hash or "", timeout=30.0)
-        return stopped(history)
+    def stop_answer(request: gr.Request):
+        session.stop(request.session_hash or "")
 
     def refresh(search, conversation_id, request: gr.Request):
         return conversation_list(request.username, search, conversation_id)
@@ -440,7 +459,9 @@ def build_chat(components: Components, loader: ModelLoader | None = None, queue:
                  for trigger in (question.submit, ask.click)]
         for event in asked:
             event.then(refresh, [search, conversation_id], conversations)
-        stop.click(stop_answer, chatbot, chatbot, cancels=asked)
+        # Not Gradio's cancels=: a cancelled event's last streamed update could land after the line
+        # saying it stopped, and put the partial answer back. The answer stops itself instead.
+        stop.click(stop_answer, None, None)
         cleared = [chatbot, turns, question, conversation_id, title]
         new_chat.click(clear, None, cleared).then(refresh, [search, conversation_id], conversations)
         collection.input(clear, None, cleared)  # a user switching collections starts afresh

@@ -93,7 +93,8 @@ class Settings(BaseSettings):
         True, description="Split a question that asks several things (\"..., and which ...?\") and give each part "
                           "its own passages and excerpt budget.")
     part_context_tokens: int = Field(
-        120, ge=32, le=3000, description="Excerpt budget of each part of a split question (instead of context_tokens).")
+        120, ge=32, le=3000, description="Excerpt budget of each part of a split question when the parts share one prompt "
+                                         "(answer_each_part off; each part asked alone gets context_tokens).")
     answer_each_part: bool = Field(
         True, description="Ask the model each part of a split question on its own, one after the other, and join "
                           "the answers (else one prompt lists the parts).")

@@ -289,8 +289,10 @@ class Answerer:
         prompt_tokens, groundings = 0, []
         for part in covered:
             passages = sorted(part.evidence, key=lambda p: p.similarity, reverse=True)
+            # A prompt of its own: the whole budget, as for a question that asks one thing (at 120 the
+            # sentence stating dev d15's "N=3" did not fit).
             own = select_context(part.text, passages, self.encoder.embed, self.encoder.count_tokens,
-                                 s.part_context_tokens, part.alternatives)
+                                 s.context_tokens, part.alternatives)
             renumber = {}
             for local, excerpt in enumerate(own, 1):
                 key = excerpt.passage.key

@@ -366,12 +366,16 @@ def _show_event(event, live: bool) -> None:
 
 
 def _print_sources(answer) -> None:
+    from ui.render import source_numbers
+
     if answer.sources:
         print("\nPassages checked:" if answer.refused else "\nSources:")
-        for number, passage in enumerate(answer.sources, 1):
+        # Listed in the order the answer cites them, each under the number its [n] marker uses.
+        numbers = source_numbers(answer.text, len(answer.sources))
+        for index, (number, passage) in enumerate(zip(numbers, answer.sources)):
             print(_source_line(number, passage))
-            if answer.quote_of(number - 1):
-                print(f"    quote: {answer.quote_of(number - 1)}")
+            if answer.quote_of(index):
+                print(f"    quote: {answer.quote_of(index)}")
 
 
 def cmd_ask(args) -> int:

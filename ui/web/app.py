@@ -4,6 +4,7 @@
             -> our routes: /login, /logout, /healthz, /upload (ui/web/upload.py: the write grant)
             -> AdminRoutes: /admin/... (ui/web/admin.py; admins only, never on to Gradio)
             -> /documents/: a source's document (ui/web/documents.py; the reader's collection only)
+            -> /v1/: the OpenAI-compatible API (ui/web/api.py), which checks its own bearer tokens
             -> GradioGuard (only the chat's routes; a user; their own Gradio session)
             -> Gradio (ui/web/chat.py) -> assistant.answer -> back
 """
@@ -23,7 +24,8 @@ from ui.web.upload import UPLOAD_ROUTE, UploadRoute
 
 log = logging.getLogger(__name__)
 
-OWN_ROUTES = ("/login", "/logout", "/healthz", UPLOAD_ROUTE, DOCUMENT_ROUTE)
+API_PREFIX = "/v1"
+OWN_ROUTES = ("/login", "/logout", "/healthz", UPLOAD_ROUTE, API_PREFIX + "/", DOCUMENT_ROUTE)
 
 
 class UIConfigError(UsageError):
@@ -53,7 +55,8 @@ def build_web_app(components: Components, loader=None):
     import gradio as gr
     from starlette.responses import PlainTextResponse
 
-    from ui.web.chat import build_chat
+    from ui.web.api import build_api
+    from ui.web.chat import ModelQueue, build_chat
 
     auth = WebAuth(components)
     app = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -63,10 +66,14 @@ def build_web_app(components: Components, loader=None):
     app.add_api_route("/healthz", lambda: PlainTextResponse("ok"), methods=["GET"], include_in_schema=False)
     app.add_api_route(UPLOAD_ROUTE, UploadRoute(components, auth.user_of), methods=["POST"], include_in_schema=False)
 
-    # Mounted before Gradio: every path under /documents/ ends in this route (a 404 there), which checks
+    # Mounted before Gradio: every path under /v1/ ends in the API (a 404 there), never in Gradio.
+    # The chat and the API share one line at the model: one question at a time, whoever asks.
+    line = ModelQueue()
+    # Also before Gradio: every path under /documents/ ends in this route (a 404 there), which checks
     # the user itself.
     app.mount(DOCUMENT_ROUTE.rstrip("/"), DocumentRoute(components, auth.user_of))
-    blocks = build_chat(components, loader).queue(default_concurrency_limit=1)
+    app.mount(API_PREFIX, build_api(components, line))
+    blocks = build_chat(components, loader, line).queue(default_concurrency_limit=1)
     settings = components.settings
     app = gr.mount_gradio_app(
         app, blocks, path="/", auth_dependency=lambda request: auth.user_of(request.scope),

@@ -551,6 +551,130 @@ def build_probes(app: App) -> dict[str, Probe]:
         return None if "no-store" in response.headers.get("cache-control", "") else "admin pages may be cached"
     probes["admin: headers and no caching"] = admin_headers
 
+    # 10. The API (/v1, ui/web/api.py): a token reads what its user may, nothing else, and no
+    # browser session stands in for one.
+    tokens = {name: api_token(name, home=app.home) for name in ("alice", "bob", "carol")}
+
+    def api(name: str | None = None, token: str | None = None, **kwargs):
+        token = token or (tokens[name] if name else None)
+        return app.client(headers={"authorization": f"Bearer {token}"} if token else {}, **kwargs)
+
+    ask_finance = {"model": "finance", "messages": [{"role": "user", "content": "What is the finance account number?"}]}
+    bodies = {"/v1/chat/completions": ask_finance, "/v1/search": {"collection": "finance", "query": "account number"}}
+    api_routes = [("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/models/finance"),
+                  ("POST", "/v1/search")]
+    for method, path in api_routes:
+        for label, client in (("no token", api()), ("a wrong token", api(token="asst_" + secrets.token_urlsafe(32))),
+                              ("alice's session cookie instead", app.client(cookies=alice.cookies))):
+            def api_without_token(method=method, path=path, client=client):
+                response = client.request(method, path, json=bodies.get(path))
+                if response.status_code != 401:
+                    return f"{method} {path} answered {response.status_code} (want 401)"
+                if client.cookies and client.get("/config").status_code != 200:
+                    return "the control failed: alice's session has ended"
+                return leaked(response.text, HR_MARKER, FINANCE_MARKER)
+            probes[f"api: {label}: {method} {path}"] = api_without_token
+
+    def api_models_are_the_users_collections():
+        listed = [m["id"] for m in api("alice").get("/v1/models").json()["data"]]
+        if listed != ["hr-docs"]:
+            return f"alice's token lists {listed}"
+        return None if api("carol").get("/v1/models").json()["data"] == [] else "carol's token lists collections"
+    probes["api: models are the readable collections"] = api_models_are_the_users_collections
+
+    def api_alice_asks_finance():
+        missing = {**ask_finance, "model": "no-such-collection"}
+        for stream in (False, True):
+            response = api("alice").post("/v1/chat/completions", json={**ask_finance, "stream": stream})
+            unknown = api("alice").post("/v1/chat/completions", json={**missing, "stream": stream})
+            if response.status_code != 404:
+                return f"alice's token asked finance: {response.status_code} (stream={stream})"
+            if response.text.replace("finance", "X") != unknown.text.replace("no-such-collection", "X"):
+                return "a collection alice may not read is answered unlike one that does not exist"
+            if leaked(response.text, FINANCE_MARKER):
+                return leaked(response.text, FINANCE_MARKER)
+        return None if api("alice").get("/v1/models/finance").status_code == 404 else "alice's token sees model finance"
+    probes["api: alice's token names finance"] = api_alice_asks_finance
+
+    def api_carol_asks_hr():
+        for path, body in (("/v1/chat/completions", {**ask_finance, "model": "hr-docs"}),
+                           ("/v1/search", {"collection": "hr-docs", "query": "bonus code"})):
+            response = api("carol").post(path, json=body)
+            if response.status_code != 404:
+                return f"carol's token, {path} of hr-docs: {response.status_code}"
+            if leaked(response.text, HR_MARKER, FINANCE_MARKER):
+                return leaked(response.text, HR_MARKER, FINANCE_MARKER)
+        return None
+    probes["api: a token whose user reads nothing"] = api_carol_asks_hr
+
+    def api_alice_searches_hr():
+        response = api("alice").post("/v1/search", json={"collection": "hr-docs", "query": "HR bonus code", "k": 10})
+        if response.status_code != 200 or HR_MARKER not in response.text:
+            return f"alice's token could not search her own collection ({response.status_code})"
+        return leaked(response.text, FINANCE_MARKER)
+    probes["api: alice's token searches hr (control)"] = api_alice_searches_hr
+
+    def api_grant_revoked():
+        run_admin("collections", "revoke", "hr-docs", "--read", "user:alice", home=app.home)
+        response = api("alice").post("/v1/search", json={"collection": "hr-docs", "query": "HR bonus code"})
+        run_admin("collections", "grant", "hr-docs", "--read", "user:alice", home=app.home)
+        return None if response.status_code == 404 else leaked(response.text, HR_MARKER) or (
+            f"a revoked grant still answered {response.status_code}")
+    probes["api: grant revoked between requests"] = api_grant_revoked
+
+    def api_token_revoked_or_user_disabled():
+        extra = api_token("alice", home=app.home)
+        newest = max(t["id"] for t in json.loads(cli("tokens", "list", "--json", home=app.home))["tokens"])
+        working = api(token=extra).get("/v1/models").status_code
+        run_admin("tokens", "revoke", str(newest), home=app.home)
+        revoked = api(token=extra).get("/v1/models").status_code
+        if working != 200:
+            return f"the control failed: a new token answered {working}"
+        run_admin("users", "disable", "carol", home=app.home)
+        disabled = api("carol").get("/v1/models").status_code
+        run_admin("users", "enable", "carol", home=app.home)
+        return None if (revoked, disabled) == (401, 401) else f"revoked token {revoked}, disabled user's {disabled}"
+    probes["api: revoked token, disabled user"] = api_token_revoked_or_user_disabled
+
+    def api_raw_paths_stay_in_the_api():
+        import http.client
+
+        for path in ("/v1/../config", "/v1/%2e%2e/config", "/v1/../gradio_api/info", "/v1/config"):
+            connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=60)
+            connection.request("GET", path, headers={"authorization": f"Bearer {tokens['alice']}"})
+            response = connection.getresponse()
+            text = response.read().decode("utf-8", "replace")
+            connection.close()
+            if response.status != 404 or "dependencies" in text:
+                return f"{path} answered {response.status}"
+        return None
+    probes["api: paths under /v1 never reach Gradio"] = api_raw_paths_stay_in_the_api
+
+    def api_foreign_origin():
+        response = api("alice").get("/v1/models", headers={"origin": "http://attacker.example"})
+        if response.status_code != 403:
+            return f"a foreign Origin was answered on /v1: {response.status_code}"
+        return "CORS headers present" if "access-control-allow-origin" in response.headers else None
+    probes["api: foreign origin"] = api_foreign_origin
+
+    def api_tokens_are_kept_nowhere_in_clear():
+        import hashlib
+
+        import sqlalchemy as sa
+
+        with sa.create_engine(f"sqlite:///{app.home / 'accounts.sqlite'}").connect() as db:
+            trail = " ".join(str(v) for row in db.execute(sa.text("SELECT * FROM audit_events")) for v in row)
+            stored = " ".join(str(v) for row in db.execute(sa.text("SELECT * FROM api_tokens")) for v in row)
+        listed = cli("tokens", "list", "--json", home=app.home) + cli("tokens", "list", home=app.home)
+        for token in tokens.values():
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            if token in trail + stored + listed or digest in trail + listed:
+                return f"an API token starting {token[:9]} is kept or shown in clear"
+        asked = [e for e in components_for(app.home).audit.query(user="alice", kinds=["question"])
+                 if e.detail.get("via") == "api"]
+        return None if any(e.detail["outcome"] == "no_access" for e in asked) else "the API's question was not audited"
+    probes["api: tokens stored hashed, never audited or listed"] = api_tokens_are_kept_nowhere_in_clear
+
     return probes
 
 
@@ -558,6 +682,19 @@ def run_admin(*args: str, home: Path, stdin: str | None = None) -> None:
     env = dict(os.environ, ASSISTANT_HOME=str(home), PYTHONPATH=str(NETGUARD))
     result = subprocess.run([ASSISTANT, *args], input=stdin, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"assistant {' '.join(args)}: {result.stderr}"
+
+
+def cli(*args: str, home: Path) -> str:
+    """What the real command prints on stdout (it must succeed)."""
+    env = dict(os.environ, ASSISTANT_HOME=str(home), PYTHONPATH=str(NETGUARD))
+    result = subprocess.run([ASSISTANT, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"assistant {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+def api_token(user: str, home: Path) -> str:
+    """A new API token for `user`, as `assistant tokens create` prints it: its last line."""
+    return cli("tokens", "create", user, home=home).strip().splitlines()[-1]
 
 
 @pytest.mark.slow

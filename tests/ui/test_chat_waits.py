@@ -53,7 +53,8 @@ def test_waiting_questions_see_their_place_and_a_stopped_answer_is_not_kept(sess
     assert "Answer to" in last_message(list(session.respond("[quick] Still there?", [], [], "handbook", local,
                                                             browser_session="tab1"))[-1])
     # A partial answer the browser still shows (a tab closed mid-answer) is replaced when the next question is asked.
-    *_, (after, _, _, _) = session.respond("[quick] Next?", partial, [], "handbook", local)
+    as_sent_back = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in partial]  # Gradio 6's form
+    *_, (after, _, _, _) = session.respond("[quick] Next?", as_sent_back, [], "handbook", local)
     assert [m["content"].endswith(f"{STOPPED}</em></p>") for m in after if m["role"] == "assistant"] == [True, False]
 
 

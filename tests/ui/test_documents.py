@@ -339,6 +339,16 @@ def test_in_the_browser_open_shows_the_cited_passage_and_the_pdf_at_its_page_to_
         page.click("[data-testid='bot'] a.cite")  # the answer's [1] jumps to the source it names
         assert page.evaluate("location.hash") == "#turn1-source-1"
 
+        # A thumb on the answer is stored with it (issue 10, point 4), as the browser sends it.
+        page.get_by_role("button", name="Like", exact=True).first.click()
+        page.wait_for_function("document.querySelector('#feedback-note').innerText.includes('saved')", timeout=15000)
+        [conversation] = library.components.conversations.list("alice", "")
+        [turn] = library.components.conversations.turns("alice", conversation.id)
+        assert turn.question.startswith("How many days of paid annual leave")
+        [feedback] = [f for f in library.components.conversations.feedback() if f.user == "alice"]
+        assert feedback.rating == 1 and feedback.question == turn.question and feedback.answer == turn.answer
+        assert feedback.sources and "leave-policy.md" in str(feedback.sources)
+
         with context.expect_page() as opened:
             opener.click()
         document = opened.value

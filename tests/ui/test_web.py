@@ -172,3 +172,12 @@ def test_a_reopened_conversation_shows_its_answers_and_sources_and_a_follow_up_u
     assert later.give_feedback("alice", conversation, after, 3, False, "Too vague") == "Thank you: your feedback was saved."
     [entry] = later.components.conversations.feedback()
     assert (entry.user, entry.rating, entry.comment, entry.question) == ("alice", -1, "Too vague", "And part-time staff?")
+
+
+def test_a_message_sent_back_by_the_browser_as_parts_reads_as_the_text_the_server_wrote():
+    from ui.web.chat import ANSWER_START, message_text
+
+    written = f'{ANSWER_START}25 days [1]</div>'
+    assert message_text(written) == written
+    assert message_text([{"type": "text", "text": written}]) == written  # Gradio 6, from a browser
+    assert message_text({"type": "text", "text": written}) == written

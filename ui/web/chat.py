@@ -296,12 +296,21 @@ class ChatSession:
         if not conversation_id or not 0 <= index < len(history):
             return "Only a finished answer can be rated."
         answers = [i for i, m in enumerate(history) if m.get("role") == "assistant"
-                   and str(m.get("content", "")).startswith(ANSWER_START)]
+                   and message_text(m.get("content", "")).startswith(ANSWER_START)]
         if index not in answers:
             return "Only a finished answer can be rated."
         self.components.conversations.give_feedback(username, conversation_id, answers.index(index),
                                                     1 if liked else -1, comment)
         return "Thank you: your feedback was saved."
+
+
+def message_text(content) -> str:
+    """A chat message's text as the server wrote it. From a browser, Gradio 6 sends each message's
+    content back as a list of parts ([{"type": "text", "text": ...}]), not the string it was given."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else [content]
+    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in parts)
 
 
 ANSWER_START = '<div class="answer">'  # how answer_html begins: a stored answer, not a status line

@@ -331,10 +331,7 @@ _IN_PROGRESS = (PARTIAL_START, status_html("Searching the documents…"), status
 
 def _settled(message: dict) -> dict:
     """A chat message as it stands once answering ended: one still in progress was stopped."""
-    content = message.get("content", "")
-    if isinstance(content, list):  # Gradio 6 sends a message back as its parts: [{"type": "text", "text": ...}]
-        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    if message.get("role") == "assistant" and str(content).startswith(_IN_PROGRESS):
+    if message.get("role") == "assistant" and message_text(message.get("content", "")).startswith(_IN_PROGRESS):
         return {"role": "assistant", "content": status_html(STOPPED)}
     return message
 

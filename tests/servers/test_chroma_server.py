@@ -99,4 +99,8 @@ def test_a_chroma_server_that_cannot_be_reached_is_one_clear_error(tmp_path, sha
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
     assert f"cannot reach the Chroma server at 127.0.0.1:{port}" in line
+    # The web UI refuses to start, rather than serving a page whose every question fails.
+    ui = run_cli("ui", "--port", str(free_port()), home=home, timeout=120)
+    assert ui.returncode != 0 and "Chat UI" not in ui.stdout and "Traceback" not in ui.stderr
+    assert f"cannot reach the Chroma server at 127.0.0.1:{port}" in ui.stderr.strip().splitlines()[-1]
 

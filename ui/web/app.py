@@ -35,6 +35,7 @@ class UIConfigError(UsageError):
 def check_can_serve(components: Components) -> None:
     """Refuse to expose documents to the network without logins."""
     settings = components.settings
+    components.store  # noqa: B018  (an unreachable Chroma server stops the start here, in one line)
     has_users = components.accounts.has_users()
     if not is_loopback(settings.ui_host) and not has_users:
         raise UIConfigError(

@@ -181,3 +181,13 @@ def test_a_message_sent_back_by_the_browser_as_parts_reads_as_the_text_the_serve
     assert message_text(written) == written
     assert message_text([{"type": "text", "text": written}]) == written  # Gradio 6, from a browser
     assert message_text({"type": "text", "text": written}) == written
+
+
+def test_only_our_own_routes_and_what_lies_under_them_skip_the_guard():
+    from ui.web.app import OWN_ROUTES
+    from ui.web.guard import is_exempt
+
+    for path in ("/login", "/logout", "/healthz", "/upload", "/v1/models", "/v1/chat/completions", "/documents/c/x"):
+        assert is_exempt(path, OWN_ROUTES), path
+    for path in ("/loginx", "/uploadx", "/healthz-debug", "/v1", "/v1x/models", "/documentsx", "/gradio_api/upload"):
+        assert not is_exempt(path, OWN_ROUTES), path

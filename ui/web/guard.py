@@ -60,6 +60,12 @@ def route_policy(method: str, path: str) -> tuple[str | None, re.Match | None]:
     return None, None
 
 
+def is_exempt(path: str, exempt: tuple[str, ...]) -> bool:
+    """A route of ours: the path itself, or under it ("/v1/" and "/documents/" name folders).
+    "/loginx" or "/uploadx" is not "/login" or "/upload": it goes through the guard like any path."""
+    return any(path == route or path.startswith(route if route.endswith("/") else route + "/") for route in exempt)
+
+
 class SessionOwners:
     """Gradio session hash -> the user it belongs to (the oldest are forgotten past a bound)."""
 
@@ -82,10 +88,10 @@ class GradioGuard:
         self.app = app
         self.current_user = current_user
         self.owners = owners or SessionOwners()
-        self.exempt = exempt  # our own routes (login, health): they check for themselves
+        self.exempt = exempt  # our own routes (login, health, "/v1/": a prefix): they check for themselves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+        if scope["type"] != "http" or is_exempt(scope["path"], self.exempt):
             return await self.app(scope, receive, send)
         method, path = scope["method"], scope["path"]
         policy, match = route_policy(method, path)

@@ -706,36 +706,17 @@ def cmd_collections_revoke(args) -> int:
     return 0
 
 
-def _since(text: str):
-    from datetime import datetime, timezone
-
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--since {text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC unless a zone "
-                         "is given)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _audit_summary(detail: dict) -> str:
-    """The event's detail as key=value pairs, lists joined with commas, passages as their files."""
-    parts = []
-    for key, value in detail.items():
-        if isinstance(value, list):
-            value = ",".join(item.get("file", "") if isinstance(item, dict) else str(item) for item in value) or "-"
-        parts.append(f"{key}={json.dumps(value, ensure_ascii=False) if isinstance(value, str) and ' ' in value else value}")
-    return " ".join(parts)
-
-
 def cmd_audit(args) -> int:
+    from ui.audit_text import detail_line, parse_since
+
     audit = _components(args).audit
-    events = audit.query(user=args.user, since=_since(args.since) if args.since else None, kinds=args.kind or ())
+    events = audit.query(user=args.user, since=parse_since(args.since) if args.since else None, kinds=args.kind or ())
     if args.json:
         _print_json({"events": [event.as_json() for event in events]})
         return 0
     for event in events:
         when = event.at.strftime("%Y-%m-%d %H:%M:%SZ")
-        print(f"{when}\t{event.user or '-'}\t{event.kind}\t{_audit_summary(event.detail)}")
+        print(f"{when}\t{event.user or '-'}\t{event.kind}\t{detail_line(event.detail)}")
     if not events:
         print("no audit events" + (" match" if args.user or args.since or args.kind else " yet"))
     return 0
@@ -969,7 +950,7 @@ def build_parser() -> argparse.ArgumentParser:
                 AUDIT_EPILOG)
     p.add_argument("--user", metavar="NAME", help="only this user's events ('(local operator)': the CLI's and a "
                                                     "UI's without logins)")
-    p.add_argument("--since", metavar="DATE", help="only events at or after this date (YYYY-MM-DD[THH:MM], UTC)")
+    p.add_argument("--since", metavar="DATE", help="only events at or after this date (YYYY-MM-DD[THH:MM], UTC) or span back from now (7d, 24h)")
     p.add_argument("--kind", nargs="+", metavar="KIND", choices=[k.value for k in _audit_kinds()],
                    help="only these kinds: " + ", ".join(k.value for k in _audit_kinds()))
     json_option(p, 'the events: {"events": [{"id", "at", "kind", "user", "detail"}]}')

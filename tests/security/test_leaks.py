@@ -143,11 +143,6 @@ ROUTES = [
     ("POST", "/gradio_api/reset"), ("GET", "/gradio_api/mcp/sse"), ("POST", "/gradio_api/vibe-edit"),
     ("GET", "/docs"), ("GET", "/openapi.json"), ("POST", "/gradio_api/stream/abc"), ("GET", "/gradio_api/dev/reload"),
 ]
-DOCUMENT_TRAVERSALS = [
-    "/documents/hr-docs/..%2f..%2f..%2f..%2fetc%2fpasswd", "/documents/hr-docs/%2Fetc%2Fpasswd",
-    "/documents/%2e%2e/%2e%2e/etc/passwd", "/documents/hr-docs/finance.md", "/documents/finance/finance.md",
-    "/documents/hr-docs/treasury-link.md", "/documents/hr-docs/%2e%2e%2ffinance%2ffinance.md",
-    "/documents//etc/passwd", "/documents/hr-docs/x%00", "/documents/hr-docs/a/b/c/d", "/documents/finance"]
 # The admin pages (ui/web/admin.py): administrators only.
 ADMIN_ROUTES = [("GET", "/admin"), ("GET", "/admin/users"), ("GET", "/admin/groups"), ("GET", "/admin/collections"),
                 ("GET", "/admin/feedback"), ("GET", "/admin/audit"), ("GET", "/admin/audit.csv"),
@@ -155,7 +150,12 @@ ADMIN_ROUTES = [("GET", "/admin"), ("GET", "/admin/users"), ("GET", "/admin/grou
 ADMIN_CHANGES = [("/admin/users", {"op": "add", "name": "mallory", "password": "mallory's long password 1", "admin": "1"}),
                  ("/admin/groups", {"op": "grant", "collection": "finance", "group": "user:alice", "mode": "read"}),
                  ("/admin/users", {"op": "disable", "name": "bob"})]
-DOCUMENT_TRAVERSALS = ["/assets/../../../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd", "/gradio_api/file=../../etc/passwd",
+DOCUMENT_TRAVERSALS = [
+    "/documents/hr-docs/..%2f..%2f..%2f..%2fetc%2fpasswd", "/documents/hr-docs/%2Fetc%2Fpasswd",
+    "/documents/%2e%2e/%2e%2e/etc/passwd", "/documents/hr-docs/finance.md", "/documents/finance/finance.md",
+    "/documents/hr-docs/treasury-link.md", "/documents/hr-docs/%2e%2e%2ffinance%2ffinance.md",
+    "/documents//etc/passwd", "/documents/hr-docs/x%00", "/documents/hr-docs/a/b/c/d", "/documents/finance"]
+TRAVERSALS = ["/assets/../../../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd", "/gradio_api/file=../../etc/passwd",
               "/gradio_api/file=%2Fetc%2Fpasswd", "/svelte/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
               "/assets/%2e%2e/%2e%2e/%2e%2e/etc/passwd"]
 

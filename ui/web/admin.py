@@ -28,7 +28,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Callable
 
 from starlette.applications import Starlette
@@ -42,6 +42,7 @@ from assistant.components import Components
 from assistant.errors import AssistantError, UsageError
 from assistant.passage import Passage
 from ingest.service import IngestService
+from ui.audit_text import detail_line, parse_since
 from ui.web.admin_html import TEXTS, button, esc, hidden, options, page, refusal, table, when
 from ui.web.login import LOCAL_USER, WebAuth, browser_language
 
@@ -369,7 +370,7 @@ class AdminPages:
             return self._page(request, "audit", admin, self._audit_form(t, AuditFilters()), str(e), failed=True)
         events = filters.events(self.components.audit)
         newest = list(reversed(events[-SHOWN_EVENTS:]))
-        rows = [[esc(when(e.at)), esc(e.user or "-"), esc(e.kind), esc(summary_of(e.detail))] for e in newest]
+        rows = [[esc(when(e.at)), esc(e.user or "-"), esc(e.kind), esc(detail_line(e.detail))] for e in newest]
         count = (t["showing"].format(shown=len(newest), total=len(events)) if len(events) > len(newest)
                  else t["count"].format(total=len(events)))
         content = (self._audit_form(t, filters) + f'<section class="card"><p class="muted">{esc(count)}</p>'
@@ -399,7 +400,7 @@ class AdminPages:
         writer.writerow(["id", "at", "user", "kind", "summary", "detail"])
         for event in filters.events(self.components.audit):
             writer.writerow([_cell(v) for v in (event.id, when(event.at), event.user or "", event.kind,
-                                                summary_of(event.detail),
+                                                detail_line(event.detail),
                                                 json.dumps(event.detail, ensure_ascii=False, sort_keys=True))])
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
@@ -429,31 +430,6 @@ class AuditFilters:
         from urllib.parse import urlencode
 
         return urlencode({k: v for k, v in (("user", self.user), ("kind", self.kind), ("since", self.since_text)) if v})
-
-
-def parse_since(text: str) -> datetime:
-    """YYYY-MM-DD or an ISO time (UTC unless it says), as `assistant audit --since` takes it; or 7d, 24h."""
-    text = text.strip()
-    if text[:-1].isdigit() and text[-1:] in ("d", "h"):
-        amount = int(text[:-1])
-        return datetime.now(timezone.utc) - (timedelta(days=amount) if text[-1] == "d" else timedelta(hours=amount))
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"since {text!r} is not a date: use YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC) or 7d") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def summary_of(detail: dict) -> str:
-    """An event's detail on one line: key=value, lists joined by commas, passages by their files."""
-    parts = []
-    for key, value in detail.items():
-        if isinstance(value, list):
-            value = ",".join(item.get("file", "") if isinstance(item, dict) else str(item) for item in value) or "-"
-        elif isinstance(value, dict):
-            value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-        parts.append(f"{key}={value}")
-    return " ".join(parts)
 
 
 def _last_ingest(t: dict, runs) -> str:

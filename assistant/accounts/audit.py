@@ -88,6 +88,17 @@ class Audit:
         if self.retention_days and (self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY):
             self.prune()
 
+    def question(self, user: str | None, question: str, collection: str | None, outcome: QuestionOutcome,
+                 found=(), answer=None, **extra: Any) -> None:
+        """One question, as every face records it: the collection asked for (searched only when the
+        user may read it), the passages shown, those the answer cited, and how it ended."""
+        if outcome in (QuestionOutcome.ANSWER, QuestionOutcome.REFUSAL) and answer is not None:
+            outcome = QuestionOutcome.REFUSAL if answer.refused else QuestionOutcome.ANSWER
+        self.record(AuditKind.QUESTION, user, {
+            "question": question, "collections": [collection] if outcome != QuestionOutcome.NO_ACCESS else [],
+            "asked_for": collection, "outcome": outcome.value, "shown": passages_shown(found),
+            "cited": passages_shown(answer.sources if answer is not None else []), **extra})
+
     def query(self, *, user: str | None = None, since: datetime | None = None, until: datetime | None = None,
               kinds: Iterable[str] = (), limit: int | None = None) -> list[AuditEvent]:
         """Events oldest first, those of `user`, at or after `since`, before `until`, of these kinds."""

@@ -354,12 +354,9 @@ class OpenAIApi:
     def readable(self, user: User) -> list[str]:
         return self.components.accounts.readable(user, self.components.store.collection_names())
 
-    def _audit_question(self, user: str, question: str, collection: str, outcome: QuestionOutcome, found,
-                        cited) -> None:
-        self.components.audit.record(AuditKind.QUESTION, user, {
-            "question": question, "collections": [collection] if outcome != QuestionOutcome.NO_ACCESS else [],
-            "asked_for": collection, "outcome": outcome.value, "shown": passages_shown(found),
-            "cited": passages_shown(cited), "via": "api"})
+    def _audit_question(self, user: str, question: str, collection: str, outcome: QuestionOutcome, found=(),
+                        answer=None) -> None:
+        self.components.audit.question(user, question, collection, outcome, found, answer, via="api")
 
     def join_line(self) -> object:
         """A place in the line at the model, or ApiError 429 when it is too long to wait in."""
@@ -407,11 +404,9 @@ class OpenAIApi:
                 if events is not None:
                     events.close()  # the model stops writing before the next question's turn
                 if answer is None:
-                    self._audit_question(user, question, collection, QuestionOutcome.STOPPED, found, [])
+                    self._audit_question(user, question, collection, QuestionOutcome.STOPPED, found)
                 else:
-                    self._audit_question(user, question, collection,
-                                         QuestionOutcome.REFUSAL if answer.refused else QuestionOutcome.ANSWER,
-                                         found, answer.sources)
+                    self._audit_question(user, question, collection, QuestionOutcome.ANSWER, found, answer)
 
     def passages(self, ticket: object, user: str, query: str, collection: str, k: int,
                  stop: threading.Event) -> Iterator[list]:
@@ -432,7 +427,7 @@ class OpenAIApi:
             question, turns = question_and_turns(chat.messages)
             if chat.model not in await asyncio.to_thread(self.readable, user):
                 await asyncio.to_thread(self._audit_question, user.name, question, chat.model,
-                                        QuestionOutcome.NO_ACCESS, [], [])
+                                        QuestionOutcome.NO_ACCESS)
                 raise not_found(chat.model)
             ticket = self.join_line()
         except ApiError as e:

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import assistant  # noqa: F401  (network doors closed before gradio is imported)
-from assistant.accounts import AuditKind, QuestionOutcome, passages_shown
+from assistant.accounts import QuestionOutcome
 from assistant.answer import Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.components import Components
 from ui.render import CHATBOT_OPTIONS, answer_html, question_html, source_numbers, sources_html, status_html
@@ -148,18 +148,8 @@ class ChatSession:
             yield
         finally:
             found, answer = outcome()
-            if answer is None:
-                self._audit_question(username, question, collection, QuestionOutcome.STOPPED, found, [])
-            else:
-                self._audit_question(username, question, collection,
-                                     QuestionOutcome.REFUSAL if answer.refused else QuestionOutcome.ANSWER,
-                                     found, answer.sources)
-
-    def _audit_question(self, username, question, collection, outcome, found, cited) -> None:
-        self.components.audit.record(AuditKind.QUESTION, username, {
-            "question": question, "collections": [collection] if outcome != QuestionOutcome.NO_ACCESS else [],
-            "asked_for": collection, "outcome": outcome.value, "shown": passages_shown(found),
-            "cited": passages_shown(cited)})
+            self.components.audit.question(username, question, collection, QuestionOutcome.STOPPED if answer is None
+                                           else QuestionOutcome.ANSWER, found, answer)
 
     def respond(self, message: str, history: list[dict], turns: list[Turn], collection: str | None,
                 username: str | None, conversation_id: str | None = None, *, browser_session: str = ""
@@ -199,7 +189,7 @@ class ChatSession:
         if not collection:  # asked before the picker loaded: the default, if this user may read it
             collection = self.default_collection(readable)
         if collection not in readable:
-            self._audit_question(username, message, collection, QuestionOutcome.NO_ACCESS, [], [])
+            self.components.audit.question(username, message, collection, QuestionOutcome.NO_ACCESS)
             text = ("No collection is available to you yet." if not readable
                     else f"Pick a collection first (you can read: {', '.join(readable)}).")
             yield history + [{"role": "assistant", "content": status_html(text)}], turns, "", conversation_id

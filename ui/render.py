@@ -75,8 +75,9 @@ from urllib.parse import quote, urlsplit
 from assistant.passage import Passage
 
 # gr.Chatbot(**CHATBOT_OPTIONS): our HTML as it is, nothing of the text interpreted (see above).
+# No "share" button: Gradio's posts the conversation to Hugging Face Spaces discussions.
 CHATBOT_OPTIONS = {"render_markdown": False, "sanitize_html": True, "latex_delimiters": [], "allow_tags": False,
-                   "reasoning_tags": None}
+                   "reasoning_tags": None, "buttons": ["copy", "copy_all"]}
 
 DOCUMENT_ROUTE = "/documents/"
 SNIPPET_CHARS = 220

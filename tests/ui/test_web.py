@@ -191,3 +191,15 @@ def test_only_our_own_routes_and_what_lies_under_them_skip_the_guard():
         assert is_exempt(path, OWN_ROUTES), path
     for path in ("/loginx", "/uploadx", "/healthz-debug", "/v1", "/v1x/models", "/documentsx", "/gradio_api/upload"):
         assert not is_exempt(path, OWN_ROUTES), path
+
+
+def test_the_conversation_has_no_button_that_shares_it_off_the_machine(tmp_path):
+    import gradio as gr
+
+    from assistant.components import Components
+    from assistant.settings import load_settings
+    from ui.web.chat import build_chat
+
+    blocks = build_chat(Components(load_settings(home=tmp_path)))
+    [chatbot] = [b for b in blocks.blocks.values() if isinstance(b, gr.Chatbot)]
+    assert "share" not in chatbot.buttons and "copy" in chatbot.buttons

@@ -92,6 +92,7 @@ class QuestionPart:
     text: str
     alternatives: list[str]  # its translations
     evidence: list[Passage]  # empty: the documents do not cover this part
+    follows: str = ""  # the part before, when this one points back to it ("may that file be compressed?")
 
 
 @dataclass
@@ -185,7 +186,8 @@ class Answerer:
             part_alternatives = [a[i] for a in split_alternatives if len(a) == len(texts)]
             query = f"{texts[i - 1]} {text}" if i and refers_back(text) else text
             found = self.retriever.search(query, collections, self.settings.top_k, part_alternatives)
-            parts.append(QuestionPart(text, part_alternatives, self._evidence([query, *part_alternatives], found)))
+            parts.append(QuestionPart(text, part_alternatives, self._evidence([query, *part_alternatives], found),
+                                      texts[i - 1] if query != text else ""))
         return parts
 
     def stream(self, question: str, collections: Sequence[str], history: Sequence[Turn] = ()) -> Iterator[Event]:
@@ -304,7 +306,8 @@ class Answerer:
                     excerpts[number_of[key] - 1] = Excerpt(known.passage, f"{known.text} … {excerpt.text}")
                 renumber[local] = number_of[key]
             part_terms = set(content_terms(part.text))
-            messages = prompts.answer_messages(part.text, own, language, [t for t in unknown if t in part_terms])
+            messages = prompts.answer_messages(part.text, own, language, [t for t in unknown if t in part_terms],
+                                               follows=part.follows)
             prompt_tokens += prompts.prompt_tokens(messages, self.model.count_tokens)
             before = "".join(f"{text}\n" for text in said)  # what a retraction inside this part must restore
             if said:

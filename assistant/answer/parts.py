@@ -74,8 +74,10 @@ def question_parts(question: str) -> list[str]:
 
 # Words by which a part points back at what the part before it named ("that file", "cette version").
 # Not French le/la/les: they are articles far more often than pronouns.
+# French also points back with an inverted subject pronoun: "à quoi servait-il ?", "ouvre-t-elle".
 _REFERRING = re.compile(r"\b(?:that|this|these|those|it|its|they|them|their|there|"
-                        r"lui|leur|leurs|ce|cet|cette|ces|celui|celle|ceux|celles)\b", re.IGNORECASE)
+                        r"lui|leur|leurs|ce|cet|cette|ces|celui|celle|ceux|celles)\b"
+                        r"|\w-(?:t-)?(?:il|elle|ils|elles)\b", re.IGNORECASE)
 
 
 def refers_back(part: str) -> bool:

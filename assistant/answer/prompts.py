@@ -54,12 +54,15 @@ def question_with_excerpts(question: str, excerpts: Sequence[Excerpt]) -> str:
 
 def answer_messages(question: str, excerpts: Sequence[Excerpt], language: Language,
                     unknown_terms: Sequence[str] = (), parts: Sequence[str] = (),
-                    uncovered: Sequence[str] = ()) -> list[ChatMessage]:
+                    uncovered: Sequence[str] = (), follows: str = "") -> list[ChatMessage]:
     """The answer prompt. A question split into parts lists them, so that a small model answers
     each instead of the one its first excerpts are about; a part no passage covers is named, so
-    that the model says so rather than answering it from a neighbouring sentence."""
+    that the model says so rather than answering it from a neighbouring sentence. A part asked on
+    its own that points back ("what was it used for?") comes with the part it `follows`."""
     note = (f"\nNote: the documents never mention {', '.join(repr(t) for t in unknown_terms)}."
             if unknown_terms else "")
+    if follows:
+        note += f"\nThe question follows this one, which says what it refers to: {follows}"
     if len(parts) > 1:
         listed = " ".join(f"({i}) {part}" for i, part in enumerate(parts, 1))
         note += f"\nThe question asks {len(parts)} things; answer each, citing its excerpt: {listed}"

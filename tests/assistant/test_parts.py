@@ -248,3 +248,19 @@ def test_a_part_answered_without_a_citation_cites_the_excerpt_it_repeats(setting
     answer = events[-1].answer
     assert answer.text == "Use gzip -9 [1].\nThe uid of the user nobody is 65534. [2]"
     assert streamed(events) == answer.text and ids(answer.sources) == ids([manual, nobody])
+
+
+def test_a_part_asked_alone_that_points_back_is_told_what_it_refers_to(settings):
+    licence = passage("The copyright file must be installed in /usr/share/doc/PACKAGE/copyright "
+                      "and must not be compressed.", confident(settings), "/d/docs.md")
+    r = rig(settings, [licence], answer="In /usr/share/doc/PACKAGE/copyright [1].")
+    r.ask("Where must a package's distribution license be installed, and may that file be compressed?")
+    first, second = [messages[-1].content for messages, _ in r.llm.calls]
+    assert "The question follows this one" not in first
+    assert ("The question follows this one, which says what it refers to: Where must a package's distribution "
+            "license be installed?") in second and "Question: May that file be compressed?" in second
+
+
+def test_a_french_inverted_pronoun_points_back():
+    assert refers_back("À quoi servait-il à l'origine ?") and refers_back("Quand ouvre-t-elle ?")
+    assert not refers_back("Quel moteur de géocodage Etalab a développé ?")

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         120, ge=32, le=3000, description="Excerpt budget of each part of a split question when the parts share one prompt "
                                          "(answer_each_part off; each part asked alone gets context_tokens).")
     answer_each_part: bool = Field(
-        True, description="Ask the model each part of a split question on its own, one after the other, and join "
+        False, description="Ask the model each part of a split question on its own, one after the other, and join "
                           "the answers (else one prompt lists the parts).")
     translate_queries: bool = Field(
         True, description="Also search a question in the other language (en/fr) when the collection holds it.")

@@ -182,6 +182,7 @@ def by_part(gzip: str, uid: str):
 
 
 def two_part_rig(settings, answer, **kwargs):
+    settings = settings.model_copy(update={"answer_each_part": True})
     manual = passage(GZIP_TEXT, confident(settings), "/d/docs.md")
     nobody = passage(NOBODY_TEXT, confident(settings), "/d/opersys.md")
     r = rig(settings, [manual], answer=answer, **kwargs)
@@ -251,6 +252,7 @@ def test_a_part_answered_without_a_citation_cites_the_excerpt_it_repeats(setting
 
 
 def test_a_part_asked_alone_that_points_back_is_told_what_it_refers_to(settings):
+    settings = settings.model_copy(update={"answer_each_part": True})
     licence = passage("The copyright file must be installed in /usr/share/doc/PACKAGE/copyright "
                       "and must not be compressed.", confident(settings), "/d/docs.md")
     r = rig(settings, [licence], answer="In /usr/share/doc/PACKAGE/copyright [1].")

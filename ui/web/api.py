@@ -399,14 +399,15 @@ class OpenAIApi:
                     elif isinstance(event, Finished):
                         answer = event.answer
                         tokens = self.components.answerer.model.count_tokens(answer.text) if answer.prompt_tokens else 0
+                        # In the trail before the client has the reply: a client reading the trail
+                        # next (an admin page, a test) must find this question there.
+                        self._audit_question(user, question, collection, QuestionOutcome.ANSWER, found, answer)
                         yield Answered(answer, tokens)
             finally:
                 if events is not None:
                     events.close()  # the model stops writing before the next question's turn
                 if answer is None:
                     self._audit_question(user, question, collection, QuestionOutcome.STOPPED, found)
-                else:
-                    self._audit_question(user, question, collection, QuestionOutcome.ANSWER, found, answer)
 
     def passages(self, ticket: object, user: str, query: str, collection: str, k: int,
                  stop: threading.Event) -> Iterator[list]:

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     ui_trust_proxy: bool = Field(
         False, description="Believe X-Forwarded-Proto and X-Forwarded-For from the proxy in front (for "
                            "Secure cookies and throttling by client address). Off unless a proxy is there.")
+    max_waiting_questions: int = Field(
+        32, ge=1, le=1000,
+        description="Questions that may wait for the model at once, from the chat and the API together; one more "
+                    "is told at once that the assistant is busy and when to try again (the API: 429 with Retry-After).")
     upload_max_files: int = Field(
         20, ge=1, le=1000, description="Most files one upload in the web UI may hold (each is also held to max_file_mb).")
     upload_max_total_mb: float = Field(

@@ -14,10 +14,11 @@ Everything else is the chat's (ui/web/chat.py): the same core (`Answerer.stream`
 conversation as `Turn`s, built from the request's user/assistant messages; system messages are
 not passed to the model, whose prompt is ours), the same access check (`Accounts.readable`, looked
 up again on every request), the same audit trail (a QUESTION event with the passages shown and
-cited), and the same line at the model (the chat's ModelQueue: one question at a time in this
+cited), and the same line at the model (ui/web/line.py ModelQueue: one question at a time in this
 process, first come first served, browser and API alike; a search takes its turn too, as the
-embedder and the model share the cores). With more than MAX_AHEAD questions ahead, a request is
-answered 429 at once, with Retry-After, rather than left hanging.
+embedder and the model share the cores). With more than max_waiting_questions ahead, a request is
+answered 429 at once (`code: "busy"`), with Retry-After and the chat's message, rather than left
+hanging.
 Sampling parameters (temperature, max_tokens, ...) are accepted and ignored: the answer's settings
 are the server's.
 
@@ -32,9 +33,12 @@ folder, never the server's. A refusal lists the passages that were checked, with
 Streaming: answering can withdraw what the model wrote (a fact not in its excerpt is regenerated
 or quoted, a refusal is replaced by what the documents do say: assistant/answer/events.py
 `Retracted`). A stream cannot take text back, so the text is sent once it can no longer be
-withdrawn: the role first, as soon as the passages are found; SSE comments every few seconds
-while the model writes (clients ignore them; proxies keep the connection); then the answer, and a
-last chunk with `finish_reason`, the citations, and, with `stream_options.include_usage`, the usage.
+withdrawn. First, while the question waits for the model, an SSE comment `: ahead N` each time
+its place in line changes, and `: ahead 0` when its turn comes (a client may show the position;
+OpenAI clients ignore comments, as they do the keep-alive ones); the role, as soon as the passages
+are found; SSE comments every few seconds while the model writes (proxies keep the connection);
+then the answer, and a last chunk with `finish_reason`, the citations, and, with
+`stream_options.include_usage`, the usage.
 
 Access: `Authorization: Bearer TOKEN`, checked here on every request (the API needs no browser
 session; the Gradio route guard lets /v1/ through to this app alone, never to Gradio). The
@@ -67,14 +71,13 @@ from assistant.answer import Answer, Finished, SourcesFound, Turn
 from assistant.components import Components
 from assistant.errors import AssistantError
 from ui.render import source_numbers
+from ui.web.line import Busy
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20  # a question with its conversation is a few kB
 KEEPALIVE_S = 5.0
 WAIT_POLL_S = 0.5  # how often a question waiting for the model checks that its client is still there
-MAX_AHEAD = 32  # questions ahead of a new one beyond which it is refused (429) rather than queued
-RETRY_AFTER_S = 30
 MAX_SEARCH_K = 50
 OWNED_BY = "assistant"
 
@@ -83,9 +86,10 @@ class ApiError(Exception):
     """An error response, in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
 
     def __init__(self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None):
+                 param: str | None = None, retry_after_s: int | None = None):
         super().__init__(message)
         self.status, self.message, self.kind, self.code, self.param = status, message, kind, code, param
+        self.retry_after_s = retry_after_s
 
     def as_json(self) -> dict:
         return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
@@ -94,8 +98,8 @@ class ApiError(Exception):
         headers = {"cache-control": "no-store"}
         if self.status == 401:
             headers["www-authenticate"] = "Bearer"
-        if self.status == 429:
-            headers["retry-after"] = str(RETRY_AFTER_S)
+        if self.retry_after_s is not None:
+            headers["retry-after"] = str(self.retry_after_s)
         return JSONResponse(self.as_json(), status_code=self.status, headers=headers)
 
 
@@ -202,6 +206,12 @@ def citations(answer: Answer) -> list[dict]:
 def passage_json(number: int, passage) -> dict:
     return {"n": number, "collection": passage.collection, "file": passage.relative_path, "page": passage.page,
             "heading": str(passage.heading), "score": round(passage.score or 0.0, 4), "text": passage.text}
+
+
+@dataclass
+class Waiting:
+    """A question's place in the line at the model: `ahead` questions before it (0: its turn)."""
+    ahead: int
 
 
 @dataclass
@@ -318,9 +328,9 @@ class EventPump:
 
 # ---------------------------------------------------------------- the routes
 class ModelLine(Protocol):
-    """Turns at the model, first come first served (ui/web/chat.py ModelQueue): the first holds it."""
+    """Turns at the model, first come first served (ui/web/line.py ModelQueue): the first holds it."""
 
-    def join(self) -> object: ...
+    def join(self) -> object: ...  # or raises Busy (ui/web/line.py) when the line is full
 
     def ahead(self, ticket: object) -> int: ...
 
@@ -359,33 +369,42 @@ class OpenAIApi:
         self.components.audit.question(user, question, collection, outcome, found, answer, via="api")
 
     def join_line(self) -> object:
-        """A place in the line at the model, or ApiError 429 when it is too long to wait in."""
-        ticket = self.line.join()
+        """A place in the line at the model, or ApiError 429 when it is too long to wait in (the
+        chat's rule and message: ui/web/line.py)."""
+        try:
+            return self.line.join()
+        except Busy as busy:
+            raise ApiError(429, str(busy), kind="rate_limit_error", code="busy",
+                           retry_after_s=busy.retry_after_s) from None
+
+    def _places(self, ticket: object, stop: threading.Event) -> Iterator[Waiting]:
+        """The ticket's place in line now and each time it changes, down to 0 (its turn), as long as
+        the client is there."""
         ahead = self.line.ahead(ticket)
-        if ahead > MAX_AHEAD:
-            self.line.leave(ticket)
-            raise ApiError(429, f"The assistant is busy: {ahead} questions are ahead of yours. "
-                                f"Try again in {RETRY_AFTER_S} s.", kind="rate_limit_error", code="busy")
-        return ticket
+        yield Waiting(ahead)
+        while ahead and not stop.is_set():
+            moved = self.line.wait(ticket, ahead, timeout=WAIT_POLL_S)
+            if moved != ahead:
+                ahead = moved
+                yield Waiting(ahead)
 
     @contextmanager
-    def _turn(self, ticket: object, stop: threading.Event) -> Iterator[bool]:
-        """Wait for the model's turn, as long as the client is there (False when it has gone); the
-        place in the line is left however this ends."""
+    def _turn(self, ticket: object) -> Iterator[None]:
+        """The place in the line, left however answering ends."""
         try:
-            ahead = self.line.ahead(ticket)
-            while ahead and not stop.is_set():
-                ahead = self.line.wait(ticket, ahead, timeout=WAIT_POLL_S)
-            yield not stop.is_set()
+            yield
         finally:
             self.line.leave(ticket)
 
     # ------------------------------------------------------------ answering, in the pump's thread
     def answer(self, ticket: object, user: str, question: str, collection: str, turns: list[Turn],
-               stop: threading.Event) -> Iterator[SourcesFound | Answered]:
-        """The chat's answer, as the API sends it: the passages found, then the finished answer."""
-        with self._turn(ticket, stop) as ours:
-            if not ours:
+               stop: threading.Event) -> Iterator[Waiting | SourcesFound | Answered]:
+        """The chat's answer, as the API sends it: the places in line, the passages found, then the
+        finished answer. Everything it does with the cores, the question's embedding included, is
+        inside its turn."""
+        with self._turn(ticket):
+            yield from self._places(ticket, stop)
+            if stop.is_set():
                 return
             found, answer, events = [], None, None
             try:
@@ -411,8 +430,10 @@ class OpenAIApi:
 
     def passages(self, ticket: object, user: str, query: str, collection: str, k: int,
                  stop: threading.Event) -> Iterator[list]:
-        with self._turn(ticket, stop) as ours:
-            if not ours:
+        with self._turn(ticket):
+            for _ in self._places(ticket, stop):
+                pass
+            if stop.is_set():
                 return
             found = self.components.retriever.search(query, [collection], k)
         self.components.audit.record(AuditKind.SEARCH, user, {
@@ -459,7 +480,9 @@ class OpenAIApi:
                     continue
                 if item is _END:
                     break
-                if isinstance(item, SourcesFound):
+                if isinstance(item, Waiting):
+                    yield f": ahead {item.ahead}\n\n"
+                elif isinstance(item, SourcesFound):
                     yield completion.chunk({"role": "assistant", "content": ""})
                 elif isinstance(item, Answered):
                     for chunk in completion.last_chunks(item, include_usage):

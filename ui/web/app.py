@@ -57,7 +57,8 @@ def build_web_app(components: Components, loader=None):
     from starlette.responses import PlainTextResponse
 
     from ui.web.api import build_api
-    from ui.web.chat import ModelQueue, build_chat
+    from ui.web.chat import build_chat
+    from ui.web.line import ModelQueue
 
     auth = WebAuth(components)
     app = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -69,7 +70,7 @@ def build_web_app(components: Components, loader=None):
 
     # Mounted before Gradio: every path under /v1/ ends in the API (a 404 there), never in Gradio.
     # The chat and the API share one line at the model: one question at a time, whoever asks.
-    line = ModelQueue()
+    line = ModelQueue(components.settings.max_waiting_questions)
     # Also before Gradio: every path under /documents/ ends in this route (a 404 there), which checks
     # the user itself.
     app.mount(DOCUMENT_ROUTE.rstrip("/"), DocumentRoute(components, auth.user_of))

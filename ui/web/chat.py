@@ -14,10 +14,13 @@ as they were answered, and its turns become the history the next question is con
 The id of the conversation being continued lives in server-side state; the id a click on the list
 sends is checked against the user by the service, like every other call.
 
-Waiting: the model answers one question at a time, in the order they came (ModelQueue). A question
-that waits shows how many are ahead of it, and moves up as they finish; Gradio's own queue would
-show only a spinner. The model is loaded in the background when `assistant ui` starts
-(ModelLoader); a question that comes first says "The model is loading…" and then proceeds. Stop
+Waiting: the model answers one question at a time, in the order they came (ui/web/line.py
+ModelQueue, shared with the API). A question that waits shows how many are ahead of it, and moves
+up as they finish; Gradio's own queue would show only a spinner. The line is bounded
+(max_waiting_questions): a question beyond it is told at once that the assistant is busy, how many
+are ahead and when to try again, and is neither kept nor waiting. The model is loaded in the
+background when `assistant ui` starts (ModelLoader); a question that comes first says "The model is
+loading…" and then proceeds. Stop
 ends the answer at its next step (waiting, loading or writing): the partial answer is replaced by a
 line saying so, is not kept in the conversation, and the audit records the question as stopped.
 
@@ -35,13 +38,11 @@ from assistant.accounts import QuestionOutcome
 from assistant.answer import Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.components import Components
 from ui.render import CHATBOT_OPTIONS, answer_html, question_html, source_numbers, sources_html, status_html
+from ui.web.line import Busy, ModelQueue
 from ui.web.login import LOCAL_USER
 
 log = logging.getLogger(__name__)
 
-# Questions that may wait in our line at once (each holds a worker thread while it waits); more
-# wait in Gradio's queue behind them.
-MAX_IN_LINE = 8
 STOP_HEARD_WITHIN_S = 0.5  # how often a waiting question looks whether it was stopped
 MODEL_LOADING = "The model is loading… your question is answered as soon as it is ready."
 STOPPED = "Stopped. This answer was not kept."
@@ -49,35 +50,6 @@ STOPPED = "Stopped. This answer was not kept."
 TITLE = "Document assistant"
 INTRO = ("Ask about your company's documents. Answers come from a model running on this machine "
          "and cite the passages they use; nothing leaves the premises.")
-
-
-class ModelQueue:
-    """Turns at the model, first come first served; each waiting question can ask its position."""
-
-    def __init__(self):
-        self._changed = threading.Condition()
-        self._line: list[object] = []  # the first holds the model
-
-    def join(self) -> object:
-        ticket = object()
-        with self._changed:
-            self._line.append(ticket)
-        return ticket
-
-    def ahead(self, ticket: object) -> int:
-        with self._changed:
-            return self._line.index(ticket)
-
-    def wait(self, ticket: object, ahead: int, timeout: float | None = None) -> int:
-        """How many are ahead of `ticket`, once that is no longer `ahead` (or `timeout` passed)."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._line.index(ticket) != ahead, timeout)
-            return self._line.index(ticket)
-
-    def leave(self, ticket: object) -> None:
-        with self._changed:
-            self._line.remove(ticket)
-            self._changed.notify_all()
 
 
 class ModelLoader:
@@ -126,7 +98,8 @@ class ChatSession:
         self._answering: dict[str, int] = {}  # browser session -> its questions not yet ended
         self._stop_asked: set[str] = set()  # browser sessions whose answer is to stop
         self._lock = threading.Lock()
-        self.queue = queue or ModelQueue()  # app.py passes the one it shares with the API (ui/web/api.py)
+        # app.py passes the one it shares with the API (ui/web/api.py)
+        self.queue = queue or ModelQueue(components.settings.max_waiting_questions)
         self.loader = loader or ModelLoader(lambda: load_model(components))
 
     def readable_collections(self, username: str | None) -> list[str]:
@@ -201,7 +174,11 @@ class ChatSession:
         anchor = f"turn{len(turns) + 1}-source"
         sources, shown, answer_text = "", 0, ""
         found, answer = [], None
-        ticket = self.queue.join()
+        try:
+            ticket = self.queue.join()
+        except Busy as busy:  # refused at once, not kept: the line is as long as it may be
+            yield history[:-1] + [{"role": "assistant", "content": status_html(str(busy))}], turns, "", conversation_id
+            return
         try:
             with self._audited(username, message, collection, lambda: (found, answer)):
                 ahead = self.queue.ahead(ticket)
@@ -452,9 +429,12 @@ def build_chat(components: Components, loader: ModelLoader | None = None, queue:
                 gr.Button("Log out", size="sm", link="/logout", elem_id="logout")
         inputs = [question, chatbot, turns, collection, conversation_id]
         outputs = [chatbot, turns, question, conversation_id]
-        # Up to MAX_IN_LINE questions run at once: they wait in ChatSession's line, which shows each
-        # its position, and take the model one at a time.
-        asked = [trigger(respond, inputs, outputs, concurrency_limit=MAX_IN_LINE, concurrency_id="respond")
+        # Every question goes on to our line (the one answered, and as many waiting as it holds),
+        # which shows each its position and tells one more it is busy: none is left in Gradio's own
+        # queue, which is unbounded and shows only a spinner. A waiting question holds a worker thread.
+        in_line = session.queue.max_waiting + 1
+        app.max_threads = max(app.max_threads, in_line + 8)  # the line's, and room for the page's other events
+        asked = [trigger(respond, inputs, outputs, concurrency_limit=in_line, concurrency_id="respond")
                  for trigger in (question.submit, ask.click)]
         for event in asked:
             event.then(refresh, [search, conversation_id], conversations)

@@ -35,9 +35,9 @@ run: install $(VENV)/.model-$(MODEL)
 test: install-test $(VENV)/.model-$(TEST_MODEL)
 	ASSISTANT_TEST_MODEL=$(TEST_MODEL) $(BIN)/python -m pytest
 
-bench: install-test $(VENV)/.model-$(MODEL)
+bench: install-test $(VENV)/.model-$(MODEL) $(VENV)/.model-$(TEST_MODEL)
 	$(PIP) install -q -e '.[bench]'
-	ASSISTANT_LLM_MODEL=$(MODEL) $(BIN)/python bench/run.py
+	ASSISTANT_LLM_MODEL=$(MODEL) ASSISTANT_TEST_MODEL=$(TEST_MODEL) $(BIN)/python bench/run.py
 
 # Regenerates the command table in README.md, docs/cli.md and docs/settings.md from the code.
 docs: install-test

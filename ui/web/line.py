@@ -3,7 +3,10 @@ browser chat (ui/web/chat.py) and the API (ui/web/api.py) alike; app.py makes th
 
 A turn is everything a question does with the cores: the follow-up rewrite, the question's
 embedding and the search, the answer and its checks. So the embedder and the language model never
-run at once on the two cores (a query embedding beside generation slowed both; bench/load_bench.py).
+run at once on the same cores. Measured on 2 cores (bench/load_bench.py, the 0.5B, llama.cpp on
+both cores, one torch thread per question): with query embeddings running beside it, a 64-token
+answer took 3.91 s instead of 3.70 s and an embedding 16.9 ms instead of 13.3 ms; searching while
+waiting would save a waiting question only its search (tens of ms of a turn of ~4 s).
 
 The line is bounded (the setting max_waiting_questions): a question that would wait behind more
 than that many is refused at once with `Busy`, which says how many are ahead and when to try

@@ -13,6 +13,11 @@ row's chunks are all in the store.
 Only one process writes a collection at a time (`Manifest.lock`); a killed process's lock is
 released by the operating system.
 
+Where it lives: a SQLite file in ASSISTANT_HOME (this class), or, with a Chroma server and an
+`accounts_url` naming a PostgreSQL database, tables of that database (ingest/manifest_sql.py: the
+same SQL, steps and API), so that ingests on several machines share one collection;
+`open_manifest` picks by the settings.
+
 Each finished run is also kept as a row of `ingest_runs` (its counts, and the files that failed or
 were skipped with their one-line reasons), so the admin page can say when a collection was last
 ingested and which files it could not read: the `files` table holds only what was stored. The
@@ -28,10 +33,10 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from assistant.errors import UsageError
-from assistant.settings import make_private_dirs
+from assistant.settings import Settings, make_private_dirs
 
 SCHEMA = [
     # version 1
@@ -127,7 +132,44 @@ class IngestRun:
     id: int = 0
 
 
+def open_manifest(settings: Settings) -> Manifest:
+    """The manifest the settings name: in the accounts database when it is shared (see
+    shares_manifest), else ASSISTANT_HOME/manifest.sqlite."""
+    if shares_manifest(settings):
+        from ingest.manifest_sql import PostgresManifest
+
+        return PostgresManifest(settings.accounts_url.get_secret_value())
+    return Manifest(settings.manifest_path)
+
+
+def shares_manifest(settings: Settings) -> bool:
+    """Whether the manifest lives in the PostgreSQL accounts database, shared by every machine
+    that ingests into the same Chroma server. Only with a Chroma server: the manifest says what one
+    vector store holds, and an embedded store is one home's (a manifest shared by two homes would
+    call one machine's chunks present in the other's store)."""
+    return settings.chroma_mode == "server" and is_postgresql(settings.accounts_url.get_secret_value())
+
+
+def is_postgresql(url: str) -> bool:
+    if not url:
+        return False
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).get_backend_name() == "postgresql"
+    except ArgumentError:
+        return False  # not a URL: the accounts database says so, in its own words
+
+
+# Told the busy message when a caller chose to wait for another process's lock (Manifest.lock).
+OnWait = Callable[[str], None]
+
+
 class Manifest:
+    FILES = "files"  # table names: the PostgreSQL manifest shares a database with the accounts
+    RUNS = "ingest_runs"
+
     def __init__(self, path: Path):
         make_private_dirs(path.parent)
         self.path = path
@@ -146,19 +188,32 @@ class Manifest:
         for number, script in enumerate(SCHEMA[version:], version + 1):
             self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
 
+    # The three primitives the SQL below goes through (the PostgreSQL manifest has its own).
+    def _execute(self, sql: str, params: tuple = ()):
+        return self._db.execute(sql, params)
+
+    def _executemany(self, sql: str, rows: list[tuple]) -> None:
+        self._db.executemany(sql, rows)
+
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
+            yield
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
     @contextlib.contextmanager
-    def lock(self, collection: str) -> Iterator[None]:
-        """Hold the write lock of a collection; CollectionBusy when another process has it."""
+    def lock(self, collection: str, on_wait: OnWait | None = None) -> Iterator[None]:
+        """Hold the write lock of a collection. When another process has it: CollectionBusy, or,
+        given on_wait, tell it the reason once and wait until the lock is free (a killed holder's
+        lock is freed by the operating system, a PostgreSQL one's by the server).
+
+        Which callers wait: `assistant ingest` when the manifest is in PostgreSQL (ingests on several
+        machines queue for a collection; see IngestService.shares_manifest); on SQLite, one machine,
+        it is refused at once, as are the web upload, removals and --watch rounds on either."""
         folder = self.path.parent / "locks"
         make_private_dirs(folder)
         fd = os.open(folder / f"{collection}.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -167,8 +222,11 @@ class Manifest:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                raise CollectionBusy(f"collection {collection!r} is being written by another process "
-                                     f"(pid {holder}); try again when it has finished") from None
+                message = f"collection {collection!r} is being written by another process (pid {holder})"
+                if on_wait is None:
+                    raise CollectionBusy(f"{message}; try again when it has finished") from None
+                on_wait(message)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             try:
@@ -186,48 +244,47 @@ class Manifest:
         return FileRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]), row[7],
                           row[8])
 
+    def _select(self, where: str, params: tuple = ()) -> list[FileRecord]:
+        rows = self._execute(f"SELECT {self._COLUMNS} FROM {self.FILES} WHERE {where}", params)
+        return [self._record(row) for row in rows]
+
     def files(self, collection: str) -> dict[str, FileRecord]:
-        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM files WHERE collection = ?", (collection,))
-        return {row[1]: self._record(row) for row in rows}
+        return {record.path: record for record in self._select("collection = ?", (collection,))}
 
     def get(self, collection: str, path: str) -> FileRecord | None:
-        row = self._db.execute(f"SELECT {self._COLUMNS} FROM files WHERE collection = ? AND path = ?",
-                               (collection, path)).fetchone()
-        return self._record(row) if row else None
+        found = self._select("collection = ? AND path = ?", (collection, path))
+        return found[0] if found else None
 
     def under(self, collection: str, folder: str) -> list[FileRecord]:
         """Records of the files inside a folder (by path prefix), using the primary key's index."""
         prefix = folder.rstrip(os.sep) + os.sep
         upper = prefix[:-1] + chr(ord(os.sep) + 1)
-        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM files WHERE collection = ? AND path >= ? AND path < ?",
-                                (collection, prefix, upper))
-        return [self._record(row) for row in rows]
+        return self._select("collection = ? AND path >= ? AND path < ?", (collection, prefix, upper))
 
     def pending(self, collection: str | None = None) -> list[FileRecord]:
-        query = f"SELECT {self._COLUMNS} FROM files WHERE state = 'pending'"
-        rows = self._db.execute(query + (" AND collection = ?" if collection else ""),
-                                (collection,) if collection else ())
-        return [self._record(row) for row in rows]
+        if collection:
+            return self._select("state = 'pending' AND collection = ?", (collection,))
+        return self._select("state = 'pending'")
 
     def done_with_hash(self, collection: str, content_hash: str, limit: int = 20) -> list[FileRecord]:
         """Files of the collection, fully written, with this content (by the hash index)."""
-        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM files WHERE collection = ? AND content_hash = ? "
-                                "AND state = 'done' ORDER BY path LIMIT ?", (collection, content_hash, limit))
-        return [self._record(row) for row in rows]
+        return self._select("collection = ? AND content_hash = ? AND state = 'done' ORDER BY path LIMIT ?",
+                            (collection, content_hash, limit))
 
     def collections(self) -> list[str]:
-        return [row[0] for row in self._db.execute("SELECT DISTINCT collection FROM files ORDER BY 1")]
+        return [row[0] for row in self._execute(f"SELECT DISTINCT collection FROM {self.FILES} ORDER BY 1")]
 
     def file_count(self, collection: str) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM files WHERE collection = ?", (collection,)).fetchone()[0]
+        return self._execute(f"SELECT COUNT(*) FROM {self.FILES} WHERE collection = ?", (collection,)).fetchone()[0]
 
     # ------------------------------------------------------------------ writes
     def begin(self, collection: str, writes: Iterable[PendingWrite]) -> None:
         """Step 1, for several files in one transaction: record the intent to write their new ids
         (each file's current ids stay listed, so that a repair deletes both)."""
-        with self._transaction() as db:
-            db.executemany(
-                """INSERT INTO files (collection, path, content_hash, size, mtime, chunk_ids, pending_ids, state, updated_at)
+        with self._transaction():
+            self._executemany(
+                f"""INSERT INTO {self.FILES} (collection, path, content_hash, size, mtime, chunk_ids, pending_ids,
+                                              state, updated_at)
                    VALUES (?, ?, ?, ?, ?, '[]', ?, 'pending', ?)
                    ON CONFLICT (collection, path) DO UPDATE SET
                        content_hash = excluded.content_hash, size = excluded.size, mtime = excluded.mtime,
@@ -237,54 +294,54 @@ class Manifest:
 
     def commit(self, collection: str, paths: Iterable[str]) -> None:
         """Step 3: the pending ids are now the files' chunks."""
-        with self._transaction() as db:
-            db.executemany("UPDATE files SET chunk_ids = pending_ids, pending_ids = '[]', state = 'done' "
-                           "WHERE collection = ? AND path = ?", [(collection, path) for path in paths])
+        with self._transaction():
+            self._executemany(f"UPDATE {self.FILES} SET chunk_ids = pending_ids, pending_ids = '[]', state = 'done' "
+                              "WHERE collection = ? AND path = ?", [(collection, path) for path in paths])
 
     def begin_removal(self, collection: str, paths: Iterable[str]) -> None:
         """Step 1 of a removal: a repair will delete these files' chunks and drop their rows."""
-        with self._transaction() as db:
-            db.executemany("UPDATE files SET state = 'pending', updated_at = ? WHERE collection = ? AND path = ?",
-                           [(time.time(), collection, path) for path in paths])
+        with self._transaction():
+            self._executemany(f"UPDATE {self.FILES} SET state = 'pending', updated_at = ? "
+                              "WHERE collection = ? AND path = ?", [(time.time(), collection, path) for path in paths])
 
     def remove(self, collection: str, paths: Iterable[str]) -> None:
-        with self._transaction() as db:
-            db.executemany("DELETE FROM files WHERE collection = ? AND path = ?",
-                           [(collection, path) for path in paths])
+        with self._transaction():
+            self._executemany(f"DELETE FROM {self.FILES} WHERE collection = ? AND path = ?",
+                              [(collection, path) for path in paths])
 
     def touch(self, collection: str, path: str, size: int, mtime: float, checked_at: float) -> None:
         """Same content, new stat: remember the stat so the next run need not hash the file."""
-        self._db.execute("UPDATE files SET size = ?, mtime = ?, updated_at = ? WHERE collection = ? AND path = ?",
-                         (size, mtime, checked_at, collection, path))
+        self._execute(f"UPDATE {self.FILES} SET size = ?, mtime = ?, updated_at = ? WHERE collection = ? AND path = ?",
+                      (size, mtime, checked_at, collection, path))
 
     def begin_collection_removal(self, collection: str) -> None:
-        self._db.execute("UPDATE files SET state = 'pending' WHERE collection = ?", (collection,))
+        self._execute(f"UPDATE {self.FILES} SET state = 'pending' WHERE collection = ?", (collection,))
 
     def remove_collection(self, collection: str) -> None:
-        self._db.execute("DELETE FROM files WHERE collection = ?", (collection,))
+        self._execute(f"DELETE FROM {self.FILES} WHERE collection = ?", (collection,))
 
     # ------------------------------------------------------------------ runs
     def record_run(self, run: IngestRun) -> None:
         """Keep a finished run; the oldest beyond RUNS_KEPT for its collection go."""
-        with self._transaction() as db:
-            db.execute(
-                """INSERT INTO ingest_runs (collection, finished_at, seconds, roots, added, updated, unchanged, removed,
-                                            chunks_embedded, interrupted, failed, skipped, notes)
+        with self._transaction():
+            self._execute(
+                f"""INSERT INTO {self.RUNS} (collection, finished_at, seconds, roots, added, updated, unchanged,
+                                             removed, chunks_embedded, interrupted, failed, skipped, notes)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (run.collection, run.finished_at, run.seconds, json.dumps(run.roots), run.added, run.updated,
                  run.unchanged, run.removed, run.chunks_embedded, int(run.interrupted),
                  json.dumps(_listed(run.failed, run.failed_count)), json.dumps(_listed(run.skipped, run.skipped_count)),
                  json.dumps(run.notes[:LISTED_PER_RUN])))
-            db.execute("""DELETE FROM ingest_runs WHERE collection = ? AND id NOT IN (
-                              SELECT id FROM ingest_runs WHERE collection = ? ORDER BY id DESC LIMIT ?)""",
-                       (run.collection, run.collection, RUNS_KEPT))
+            self._execute(f"""DELETE FROM {self.RUNS} WHERE collection = ? AND id NOT IN (
+                                  SELECT id FROM {self.RUNS} WHERE collection = ? ORDER BY id DESC LIMIT ?)""",
+                          (run.collection, run.collection, RUNS_KEPT))
 
     def runs(self, collection: str | None = None, limit: int = RUNS_KEPT) -> list[IngestRun]:
         """The recorded runs, newest first (of one collection, or of all)."""
         where = "WHERE collection = ? " if collection else ""
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT id, collection, finished_at, seconds, roots, added, updated, unchanged, removed, chunks_embedded, "
-            f"interrupted, failed, skipped, notes FROM ingest_runs {where}ORDER BY id DESC LIMIT ?",
+            f"interrupted, failed, skipped, notes FROM {self.RUNS} {where}ORDER BY id DESC LIMIT ?",
             ((collection,) if collection else ()) + (limit,))
         return [_run(row) for row in rows]
 

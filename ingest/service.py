@@ -16,7 +16,7 @@ from assistant.components import Components
 from assistant.errors import CollectionNotFound
 from assistant.settings import Settings
 from assistant.store import check_collection_name
-from ingest.manifest import FileRecord, IngestRun, Manifest
+from ingest.manifest import FileRecord, IngestRun, Manifest, OnWait, open_manifest, shares_manifest
 from ingest.pipeline import IngestPipeline, IngestReport, Progress
 from ingest.watch import watch
 
@@ -34,11 +34,17 @@ class IngestService:
 
     @contextlib.contextmanager
     def _manifest(self) -> Iterator[Manifest]:
-        manifest = Manifest(self.components.settings.manifest_path)
+        manifest = open_manifest(self.components.settings)
         try:
             yield manifest
         finally:
             manifest.close()
+
+    @property
+    def shares_manifest(self) -> bool:
+        """The manifest is in the PostgreSQL accounts database, shared with other machines: an
+        `assistant ingest` there waits for another one of the same collection, not refused."""
+        return shares_manifest(self.components.settings)
 
     @contextlib.contextmanager
     def _pipeline(self) -> Iterator[IngestPipeline]:
@@ -47,11 +53,13 @@ class IngestService:
             yield IngestPipeline(c.settings, c.store, c.embedder, manifest)
 
     def ingest(self, paths: Iterable[Path], collection: str, progress: Progress | None = None,
-               remove_missing: bool = True, should_stop: Callable[[], bool] | None = None) -> IngestReport:
-        """Bring `collection` in line with the files under `paths` (see IngestPipeline.run)."""
+               remove_missing: bool = True, should_stop: Callable[[], bool] | None = None,
+               on_wait: OnWait | None = None) -> IngestReport:
+        """Bring `collection` in line with the files under `paths` (see IngestPipeline.run; with
+        on_wait, a collection another process is writing is waited for, not refused)."""
         with self._pipeline() as pipeline:
             return pipeline.run([Path(p) for p in paths], collection, progress=progress,
-                                remove_missing=remove_missing, should_stop=should_stop)
+                                remove_missing=remove_missing, should_stop=should_stop, on_wait=on_wait)
 
     def ingest_each(self, paths: Iterable[Path], collection: str) -> Iterator[tuple[Path, IngestReport]]:
         """Ingest files one at a time, yielding each one's report when it is in: for a face that

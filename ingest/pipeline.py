@@ -53,7 +53,7 @@ from assistant.settings import Settings
 from assistant.store import Store, check_collection_name
 from assistant.store.space import disk_full
 from ingest.chunking import Chunk, Chunker
-from ingest.manifest import FileRecord, IngestRun, Manifest, PendingWrite
+from ingest.manifest import FileRecord, IngestRun, Manifest, OnWait, PendingWrite
 from ingest.readers import OcrUnavailable, Section, UnreadableFile, UnsupportedFile, file_type, is_supported, read_file
 from ingest.readers import ocr
 
@@ -273,14 +273,17 @@ class IngestPipeline:
 
     # ------------------------------------------------------------------ public
     def run(self, paths: Iterable[Path], collection: str, progress: Progress | None = None,
-            remove_missing: bool = True, should_stop: Callable[[], bool] | None = None) -> IngestReport:
+            remove_missing: bool = True, should_stop: Callable[[], bool] | None = None,
+            on_wait: OnWait | None = None) -> IngestReport:
         """Bring `collection` in line with the files under `paths`.
 
         should_stop is asked between files; when it answers True the run ends early, writing
-        nothing more and removing nothing (the next run picks up where this one stopped)."""
+        nothing more and removing nothing (the next run picks up where this one stopped).
+        on_wait: when another process is writing the collection, wait for it (after telling
+        on_wait why) instead of raising CollectionBusy; the manifest is read once the lock is ours."""
         check_collection_name(collection)
         paths = list(paths)
-        with self.manifest.lock(collection):
+        with self.manifest.lock(collection, on_wait=on_wait):
             try:
                 report = self._run(paths, collection, progress or _NoProgress(), remove_missing,
                                    should_stop or (lambda: False))

@@ -39,7 +39,8 @@ A file that can no longer be read keeps its previous passages and is reported as
 A run that was killed (even with kill -9) is repaired by the next one: the collection ends up
 exactly as one uninterrupted run would leave it. Ctrl-C stops once the files in hand are
 written (and removes nothing); a second Ctrl-C stops at once, which the next run repairs.
-One process at a time writes a collection; a second one is refused with a message.
+One process at a time writes a collection; a second one is refused with a message, or, when
+the manifest is in PostgreSQL (accounts_url), waits for the first (several machines take turns).
 Hidden files and folders are ignored; links to folders are not followed, nor links to files
 outside the folder being ingested (reported as skipped).
 
@@ -264,13 +265,18 @@ def cmd_ingest(args) -> int:
         if args.watch:
             return _watch(args, service, paths, collection, stop)
         report = service.ingest(paths, collection, progress=_TerminalProgress(sys.stderr.isatty()),
-                                remove_missing=not args.keep_missing, should_stop=stop.is_set)
+                                remove_missing=not args.keep_missing, should_stop=stop.is_set,
+                                on_wait=_say_waiting if service.shares_manifest else None)
     finally:
         restore_signals()
     _print_ingest_report(report, args.json)
     if report.interrupted:
         return 130
     return 0 if report.ok else 1
+
+
+def _say_waiting(busy: str) -> None:
+    print(f"assistant: {busy}; waiting for it to finish", file=sys.stderr, flush=True)
 
 
 def _watch(args, service, paths, collection, stop) -> int:

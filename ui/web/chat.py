@@ -23,6 +23,8 @@ background when `assistant ui` starts (ModelLoader); a question that comes first
 loading…" and then proceeds. Stop
 ends the answer at its next step (waiting, loading or writing): the partial answer is replaced by a
 line saying so, is not kept in the conversation, and the audit records the question as stopped.
+A model server or Chroma server that stops answering mid-way ends the answer the same way, with
+the error's one line in place of the partial answer (tests/servers/test_faults.py).
 
 Upload (ui/web/upload.py): a drop zone beside the chat, drawn only for a user who may write to a
 collection.
@@ -37,6 +39,7 @@ import assistant  # noqa: F401  (network doors closed before gradio is imported)
 from assistant.accounts import QuestionOutcome
 from assistant.answer import Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.components import Components
+from assistant.errors import AssistantError
 from ui.render import CHATBOT_OPTIONS, answer_html, question_html, source_numbers, sources_html, status_html
 from ui.web.line import Busy, ModelQueue
 from ui.web.login import LOCAL_USER
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 STOP_HEARD_WITHIN_S = 0.5  # how often a waiting question looks whether it was stopped
 MODEL_LOADING = "The model is loading… your question is answered as soon as it is ready."
 STOPPED = "Stopped. This answer was not kept."
+FAILED = "The answer could not be finished and was not kept."
 
 TITLE = "Document assistant"
 INTRO = ("Ask about your company's documents. Answers come from a model running on this machine "
@@ -137,9 +141,14 @@ class ChatSession:
             return
         with self._lock:
             self._answering[browser_session] = self._answering.get(browser_session, 0) + 1
+        shown = (history + [{"role": "user", "content": question_html(message)}, {}], turns, "", conversation_id)
         try:
-            yield from self._respond(message, history, turns, collection, username, conversation_id,
-                                     lambda: browser_session in self._stop_asked)
+            for shown in self._respond(message, history, turns, collection, username, conversation_id,
+                                       lambda: browser_session in self._stop_asked):
+                yield shown
+        except AssistantError as e:  # the model server or the store stopped answering: nothing is kept
+            log.warning("answering failed: %s", e)
+            yield _failed_at(shown[0], e), *shown[1:]
         finally:
             with self._lock:
                 self._answering[browser_session] -= 1
@@ -305,6 +314,12 @@ def _settled(message: dict) -> dict:
 
 def _stopped_at(history: list[dict]) -> list[dict]:
     return history[:-1] + [{"role": "assistant", "content": status_html(STOPPED)}]
+
+
+def _failed_at(history: list[dict], error: Exception) -> list[dict]:
+    """The answer in progress replaced by the line saying why it failed (the error's one line)."""
+    text = str(error)
+    return history[:-1] + [{"role": "assistant", "content": status_html(f"{FAILED} {text[:1].upper()}{text[1:]}.")}]
 
 
 def _closing(stream: Iterator) -> Iterator:

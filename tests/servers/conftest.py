@@ -1,7 +1,9 @@
 """Real servers on loopback for the tests of the setup past one machine: PostgreSQL (Debian's
 package), a Chroma server (`chroma run`) and llama-cpp-python's OpenAI-compatible model server
 serving the test GGUF. Each is started once per test session on a free 127.0.0.1 port with its
-data in a temporary directory, and stopped after the session. A server that does not start fails
+data in a temporary directory, and stopped after the session. A test that kills or restarts a
+server (tests/servers/test_faults.py) starts one of its own instead (new_model_server,
+new_chroma_server, postgres_cluster): the session's are shared. A server that does not start fails
 the tests that need it, with its log: it is never a skip.
 
 PostgreSQL refuses to run as root (initdb: "cannot be run as root"), and CI runs the suite as
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -118,11 +120,16 @@ class PostgresServer:
     def stop(self) -> None:
         self.pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
 
+    def restart(self) -> None:
+        """Stop (every connection is cut) and start again on the same port, with the same data."""
+        self.pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self.start()
 
-@pytest.fixture(scope="session")
-def postgres() -> PostgresServer:
-    """A PostgreSQL 15 cluster on 127.0.0.1 and a unix socket in its temporary directory, trust
-    authentication for the user `assistant` (loopback only, a throwaway cluster)."""
+
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[PostgresServer]:
+    """A new PostgreSQL cluster on 127.0.0.1 and a unix socket in its temporary directory, trust
+    authentication for the user `assistant` (loopback only, a throwaway cluster); removed after."""
     bin_dir = postgres_bin()
     user = server_user()
     root = Path(tempfile.mkdtemp(prefix="assistant-postgres-"))
@@ -131,14 +138,21 @@ def postgres() -> PostgresServer:
         shutil.chown(root, user)
         run_as = ["runuser", "-u", user, "--"]
     server = PostgresServer(root, free_port(), run_as, bin_dir)
-    server.pg("initdb", "-D", str(server.data), "--auth=trust", "--username=assistant", "--encoding=UTF8",
-              "--locale=C.UTF-8", "--no-sync")
-    server.start()
     try:
+        server.pg("initdb", "-D", str(server.data), "--auth=trust", "--username=assistant", "--encoding=UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        server.start()
         yield server
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    """The session's PostgreSQL cluster, shared by the tests: never stopped by one of them."""
+    with postgres_cluster() as server:
+        yield server
 
 
 @pytest.fixture
@@ -169,6 +183,12 @@ class ChromaServer:
         if self.process is not None:
             stop(self.process)
 
+    def kill(self) -> None:
+        """SIGKILL: the server dies where it stands, as on a crash or an OOM kill."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=60)
+
     def settings(self) -> dict:
         return {"chroma_mode": "server", "chroma_host": self.host, "chroma_port": self.port}
 
@@ -184,30 +204,98 @@ def chroma_server(tmp_path_factory) -> ChromaServer:
         server.stop()
 
 
+@pytest.fixture
+def new_chroma_server(tmp_path) -> Callable[[str], ChromaServer]:
+    """Starts Chroma servers of this test's own (a test that stops one must not stop the session's);
+    each is stopped after the test."""
+    started: list[ChromaServer] = []
+
+    def start(name: str = "chroma") -> ChromaServer:
+        folder = tmp_path / name
+        folder.mkdir()
+        server = ChromaServer(folder / "data", free_port(), folder / "server.log")
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
 # ---------------------------------------------------------------- the model server
-@pytest.fixture(scope="session")
-def model_server(tmp_path_factory, shared_models_dir) -> str:
-    """llama-cpp-python's OpenAI-compatible server (its [server] extra) serving the test GGUF as
-    `company-model`; yields its /v1 base URL."""
+class ModelServer:
+    """llama-cpp-python's OpenAI-compatible server (its [server] extra) serving a GGUF as
+    `company-model` on one port; it can be killed and started again on the same port."""
+
+    def __init__(self, gguf: Path, port: int, log: Path):
+        self.gguf, self.port, self.log = gguf, port, log
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONPATH=str(NETGUARD), OMP_WAIT_POLICY="PASSIVE")
+        with self.log.open("a") as log:  # a file, not a pipe: llama.cpp's load log would fill a pipe and block it
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
+                 "--port", str(self.port), "--model_alias", MODEL_ALIAS, "--n_ctx", "4096", "--n_threads", "2",
+                 "--flash_attn", "true"],
+                env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: answers(f"{self.url}/models"), self.process, "the model server", self.log)
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies mid-answer, its connections cut."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=60)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
+def the_test_gguf(folder: Path, models_dir: Path) -> Path:
     from assistant.models import llm_path
     from assistant.settings import load_settings
 
+    return llm_path(load_settings(home=make_home(folder / "home", models_dir), llm_model=TEST_MODEL))
+
+
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory, shared_models_dir) -> str:
+    """The session's model server serving the test GGUF; yields its /v1 base URL."""
     folder = tmp_path_factory.mktemp("model-server")
-    gguf = llm_path(load_settings(home=make_home(folder / "home", shared_models_dir), llm_model=TEST_MODEL))
-    port = free_port()
-    log_path = folder / "server.log"
-    env = dict(os.environ, PYTHONPATH=str(NETGUARD), OMP_WAIT_POLICY="PASSIVE")
-    with log_path.open("w") as log:  # a file, not a pipe: llama.cpp's load log would fill a pipe and block it
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
-             "--model_alias", MODEL_ALIAS, "--n_ctx", "4096", "--n_threads", "2", "--flash_attn", "true"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
+    server = ModelServer(the_test_gguf(folder, shared_models_dir), free_port(), folder / "server.log")
     try:
-        wait_for(lambda: answers(f"{url}/models"), process, "the model server", log_path)
-        yield url
+        server.start()
+        yield server.url
     finally:
-        stop(process)
+        server.stop()
+
+
+@pytest.fixture
+def new_model_server(tmp_path, shared_models_dir) -> Callable[[], ModelServer]:
+    """Starts model servers of this test's own (one a test kills must not be the session's);
+    each is stopped after the test."""
+    started: list[ModelServer] = []
+
+    def start() -> ModelServer:
+        folder = tmp_path / f"model-server-{len(started) + 1}"
+        server = ModelServer(the_test_gguf(folder, shared_models_dir), free_port(), folder / "server.log")
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
 
 
 def model_server_settings(url: str) -> dict:
@@ -215,23 +303,48 @@ def model_server_settings(url: str) -> dict:
 
 
 # ---------------------------------------------------------------- web workers
-@contextlib.contextmanager
-def web_worker(home: Path, folder: Path, name: str, env_extra: dict | None = None):
+class WebWorker:
     """One `assistant ui` process (build_web_app under uvicorn) on a free loopback port, under the
-    network guard; yields its URL. Several of them over one home are several web workers."""
-    port = free_port()
-    netlog = folder / f"{name}-netlog.txt"
-    log_path = folder / f"{name}.log"
-    env = dict(os.environ, ASSISTANT_HOME=str(home), PYTHONPATH=str(NETGUARD), ASSISTANT_TEST_NETLOG=str(netlog),
-               **(env_extra or {}))
-    with log_path.open("w") as log:
-        process = subprocess.Popen([ASSISTANT, "ui", "--port", str(port)], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    network guard. Several of them over one home are several web workers."""
+
+    def __init__(self, home: Path, folder: Path, name: str, env_extra: dict | None = None):
+        self.home, self.folder, self.name, self.env_extra = home, folder, name, env_extra or {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / f"{name}.log"
+        self.netlog = folder / f"{name}-netlog.txt"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, ASSISTANT_HOME=str(self.home), PYTHONPATH=str(NETGUARD),
+                   ASSISTANT_TEST_NETLOG=str(self.netlog), **self.env_extra)
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen([ASSISTANT, "ui", "--port", str(self.port)], env=env, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        wait_for(lambda: answers(f"{self.url}/healthz"), self.process, f"web worker {self.name}", self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    def assert_stayed_on_loopback(self) -> None:
+        attempts = self.netlog.read_text() if self.netlog.exists() else ""
+        assert attempts == "", f"web worker {self.name} tried to reach the network: {attempts}"
+
+
+@contextlib.contextmanager
+def running_worker(home: Path, folder: Path, name: str, env_extra: dict | None = None) -> Iterator[WebWorker]:
+    worker = WebWorker(home, folder, name, env_extra)
     try:
-        wait_for(lambda: answers(f"{url}/healthz"), process, f"web worker {name}", log_path)
-        yield url
+        worker.start()
+        yield worker
     finally:
-        stop(process)
-    attempts = netlog.read_text() if netlog.exists() else ""
-    assert attempts == "", f"web worker {name} tried to reach the network: {attempts}"
+        worker.stop()
+    worker.assert_stayed_on_loopback()
+
+
+@contextlib.contextmanager
+def web_worker(home: Path, folder: Path, name: str, env_extra: dict | None = None) -> Iterator[str]:
+    """One `assistant ui` process over `home`; yields its URL."""
+    with running_worker(home, folder, name, env_extra) as worker:
+        yield worker.url

@@ -170,10 +170,18 @@ class ChatModel:
         except Exception as e:  # each client library raises its own types for "cannot reach"
             if self._server is None:
                 raise
-            raise LLMError(f"the model server at {self._server} failed: {e}") from e
+            # One line, for a chat message as much as for a terminal: the library's first line, no trace.
+            raise LLMError(f"the model server at {self._server} failed ({_reason(e)}); "
+                           "check that it is running, then ask again") from e
 
     def reply(self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float = 0.0) -> str:
         return "".join(self.stream(messages, max_tokens, temperature)).strip()
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of what the client library said, or its type when it said nothing."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _missing(backend: str, install: str, error: ImportError) -> LLMError:

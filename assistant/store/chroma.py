@@ -1,6 +1,10 @@
 """The vector store: Chroma embedded under ASSISTANT_HOME, or a Chroma server, behind one class.
 
 Collections are the unit of access control later on, so every read names its collection.
+
+A Chroma server can stop answering at any call (stopped, crashed, restarted): its client then
+raises httpx's own errors, which reach the user as one StoreError naming the server. An ingest cut
+so leaves its batch 'pending' in the manifest, and the next run repairs it (ingest/pipeline.py).
 """
 from __future__ import annotations
 
@@ -168,6 +172,36 @@ class Store:
         return passages
 
 
+class _ServerClient:
+    """A Chroma server's client, or one of its collections, whose lost connections are StoreErrors."""
+
+    def __init__(self, target, where: str):
+        self._target = target
+        self._where = where
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._target, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            try:
+                result = attribute(*args, **kwargs)
+            except _lost_connection() as e:
+                reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise StoreError(f"the Chroma server at {self._where} stopped answering ({reason}); "
+                                 "start it again, then run the command again") from e
+            return _ServerClient(result, self._where) if hasattr(result, "upsert") else result
+
+        return call
+
+
+def _lost_connection() -> tuple[type[BaseException], ...]:
+    import httpx
+
+    return httpx.TransportError, ConnectionError
+
+
 def build_store(settings: Settings) -> Store:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -180,6 +214,7 @@ def build_store(settings: Settings) -> Store:
             client.heartbeat()
         except Exception as e:  # the client raises several types for "cannot connect"
             raise StoreError(f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {e}") from e
+        client = _ServerClient(client, f"{settings.chroma_host}:{settings.chroma_port}")
     else:
         make_private_dirs(settings.chroma_path)
         client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)

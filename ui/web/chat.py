@@ -39,7 +39,7 @@ import assistant  # noqa: F401  (network doors closed before gradio is imported)
 from assistant.accounts import QuestionOutcome
 from assistant.answer import Finished, Retracted, SourcesFound, TextDelta, Turn
 from assistant.components import Components
-from assistant.errors import AssistantError
+from assistant.errors import LLMError, StoreError
 from ui.render import CHATBOT_OPTIONS, answer_html, question_html, source_numbers, sources_html, status_html
 from ui.web.line import Busy, ModelQueue
 from ui.web.login import LOCAL_USER
@@ -146,7 +146,8 @@ class ChatSession:
             for shown in self._respond(message, history, turns, collection, username, conversation_id,
                                        lambda: browser_session in self._stop_asked):
                 yield shown
-        except AssistantError as e:  # the model server or the store stopped answering: nothing is kept
+        except (LLMError, StoreError) as e:  # the model server or the store stopped answering: nothing is kept
+            # (a conversation not the user's is not one of these: it raises, as Gradio shows any refusal)
             log.warning("answering failed: %s", e)
             yield _failed_at(shown[0], e), *shown[1:]
         finally:

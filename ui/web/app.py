@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/v1"
 OWN_ROUTES = ("/login", "/logout", "/healthz", UPLOAD_ROUTE, API_PREFIX + "/", DOCUMENT_ROUTE)
+SHUTDOWN_GRACE_S = 30  # what a stopped worker gives the answers it is writing
 
 
 class UIConfigError(UsageError):
@@ -102,5 +103,8 @@ def serve(components: Components) -> None:
     url = f"http://{settings.ui_host}:{settings.ui_port}"
     login = WebAuth(components).login_required()
     print(f"Chat UI: {url}" + ("  (login required)" if login else ""), flush=True)
+    # On SIGTERM (a deploy, a scale-down) the answers being written get SHUTDOWN_GRACE_S to finish;
+    # past it they are cut, and an answer cut so is never kept (ui/web/chat.py keeps only finished ones).
     uvicorn.run(app, host=settings.ui_host, port=settings.ui_port, log_level="warning",
-                proxy_headers=settings.ui_trust_proxy, server_header=False, date_header=False)
+                proxy_headers=settings.ui_trust_proxy, server_header=False, date_header=False,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)

@@ -11,6 +11,7 @@ rule and no weighted RRF, which took recall@5 on the dev set from 0.91 (dense) t
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -22,6 +23,8 @@ from assistant.passage import Passage
 from assistant.settings import Settings
 from assistant.store import Store
 from assistant.text import STOPWORDS
+
+_KEYWORD_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
 
 
 @dataclass
@@ -67,14 +70,25 @@ class HybridRetriever(BaseRetriever):
         queries = [q for q in dict.fromkeys([query, *alternatives]) if q.strip()]
         if not queries or not collections:
             return []
-        vectors = self.embedder.embed(queries)
+        names = list(dict.fromkeys(collections))
+        # BM25 needs no vector: it runs in a thread while the query is embedded and searched by
+        # meaning (SQLite, torch and Chroma all release the GIL), ~20 ms off each search at
+        # 100,000 chunks (bench/DECISIONS.md, 2026-12-03).
+        keyword = {(name, text): _KEYWORD_THREADS.submit(self.store.keyword_query, name, text,
+                                                         self.config.candidates, STOPWORDS)
+                   for name in names for text in queries} if self.config.hybrid else {}
+        try:
+            vectors = self.embedder.embed(queries)
+            dense = {(name, text): self.store.query(name, vector, self.config.candidates)
+                     for name in names for text, vector in zip(queries, vectors)}
+        finally:
+            keyword_rankings = {key: future.result() for key, future in keyword.items()}
         rankings: list[tuple[float, list[Passage]]] = []
-        for name in dict.fromkeys(collections):
-            for text, vector in zip(queries, vectors):
-                rankings.append((1.0, self.store.query(name, vector, self.config.candidates)))
+        for name in names:
+            for text in queries:
+                rankings.append((1.0, dense[name, text]))
                 if self.config.hybrid:
-                    rankings.append((self.config.keyword_weight,
-                                     self.store.keyword_query(name, text, self.config.candidates, STOPWORDS)))
+                    rankings.append((self.config.keyword_weight, keyword_rankings[name, text]))
         fused = self._fuse(rankings)
         chosen = self._keep_firsts(self._diversify(fused, k), fused, rankings, k)
         self._measure_similarity(chosen, vectors)

@@ -24,10 +24,31 @@ def _table(collection: str) -> str:
     return f"fts_{safe}_{hashlib.sha1(collection.encode()).hexdigest()[:8]}"
 
 
-def match_expression(query: str, stopwords: frozenset[str] = frozenset()) -> str:
-    """An FTS5 OR-query of the query's words: BM25 then weighs the rare ones."""
-    words = [w for w in _WORD.findall(fold(query)) if w not in stopwords and (len(w) > 1 or w.isdigit())]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+# A word in more chunks than this does not choose candidates (it still counts in their score).
+# An OR-query scores every chunk holding any of its words: at 100,000 chunks a question's common
+# words made that 35 ms p50 / 117 ms p95 (bench/DECISIONS.md, 2026-12-03). Below this size no word is that common, so results are exactly the plain OR-query's.
+FREQUENT_IN_CHUNKS = 2000
+# The frequent words are listed from FTS5's vocabulary (0.8 s at 100,000 chunks, once per process
+# and collection) and listed again once the collection has grown or shrunk by this fraction.
+RELIST_AFTER_CHANGE = 0.1
+_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+
+def query_words(query: str, stopwords: frozenset[str] = frozenset()) -> list[str]:
+    return list(dict.fromkeys(w for w in _WORD.findall(fold(query)) if w not in stopwords and (len(w) > 1 or w.isdigit())))
+
+
+def _any_of(words: Sequence[str]) -> str:
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+def match_expression(words: Sequence[str], frequent: Sequence[str] = ()) -> str:
+    """An FTS5 query of the words: any of them (BM25 then weighs the rare ones), or, when some are
+    frequent, chunks holding one of the others, scored by all."""
+    choosing = [w for w in words if w not in frequent]
+    if not frequent or not choosing:
+        return _any_of(words)
+    return f"({_any_of(choosing)}) AND ({_any_of(words)})"
 
 
 class KeywordIndex:
@@ -38,6 +59,8 @@ class KeywordIndex:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
         self._known: set[str] = set()
+        self._frequent: dict[str, tuple[int, dict[str, int]]] = {}  # table -> (rows when listed, stem -> chunks)
+        self._stemmer_ready = False
 
     def close(self) -> None:
         self._db.close()
@@ -46,7 +69,7 @@ class KeywordIndex:
         table = _table(collection)
         if table not in self._known:
             self._db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5("
-                             "chunk_id UNINDEXED, text, tokenize='porter unicode61 remove_diacritics 2')")
+                             f"chunk_id UNINDEXED, text, tokenize='{_TOKENIZER}')")
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {table}_ids (chunk_id TEXT PRIMARY KEY, row INTEGER NOT NULL)")
             self._known.add(table)
         return table
@@ -83,9 +106,11 @@ class KeywordIndex:
     def drop(self, collection: str) -> None:
         with self._lock:
             table = _table(collection)
+            self._db.execute(f"DROP TABLE IF EXISTS temp.{table}_vocab")
             self._db.execute(f"DROP TABLE IF EXISTS {table}")
             self._db.execute(f"DROP TABLE IF EXISTS {table}_ids")
             self._known.discard(table)
+            self._frequent.pop(table, None)
 
     def count(self, collection: str) -> int:
         with self._lock:
@@ -109,11 +134,53 @@ class KeywordIndex:
 
     def search(self, collection: str, query: str, k: int, stopwords: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """(chunk id, BM25 score; higher is better), best first."""
-        expression = match_expression(query, stopwords)
-        if not expression:
+        words = query_words(query, stopwords)
+        if not words:
             return []
         with self._lock:
             table = self._ensure(collection)
+            frequent = self._frequent_among(table, words)
+            expression = match_expression(words, frequent)
             rows = self._db.execute(f"SELECT chunk_id, bm25({table}) FROM {table} WHERE {table} MATCH ? "
                                     f"ORDER BY bm25({table}) LIMIT ?", (expression, k)).fetchall()
         return [(chunk_id, -score) for chunk_id, score in rows]
+
+    def _frequent_among(self, table: str, words: Sequence[str]) -> list[str]:
+        """The words of the query in more than FREQUENT_IN_CHUNKS chunks, but never all of them:
+        when all are, the rarest still chooses (the lock is held)."""
+        chunks = self._frequent_stems(table)
+        if not chunks:
+            return []
+        by_word = {w: chunks.get(stem, 0) for w, stem in zip(words, self._stems(words))}
+        frequent = [w for w in words if by_word[w] > FREQUENT_IN_CHUNKS]
+        if len(frequent) == len(words):
+            frequent.remove(min(words, key=by_word.__getitem__))
+        return frequent
+
+    def _frequent_stems(self, table: str) -> dict[str, int]:
+        rows = self._db.execute(f"SELECT count(*) FROM {table}_ids").fetchone()[0]
+        if rows <= FREQUENT_IN_CHUNKS:
+            return {}
+        listed = self._frequent.get(table)
+        if listed is None or abs(rows - listed[0]) > RELIST_AFTER_CHANGE * listed[0]:
+            self._db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, 'row')")
+            listed = rows, dict(self._db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE doc > ?",
+                                                 (FREQUENT_IN_CHUNKS,)).fetchall())
+            self._frequent[table] = listed
+        return listed[1]
+
+    def _stems(self, words: Sequence[str]) -> list[str | None]:
+        """Each word as the index holds it (stemmed, folded), by the index's own tokenizer: the
+        words go through a private in-memory FTS5 table and come back from its vocabulary."""
+        if not self._stemmer_ready:
+            self._db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stemmer USING fts5(word, tokenize='{_TOKENIZER}')")
+            self._db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.stemmer_vocab USING fts5vocab(temp, stemmer, 'instance')")
+            self._stemmer_ready = True
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany("INSERT INTO temp.stemmer (rowid, word) VALUES (?, ?)", list(enumerate(words, 1)))
+            stems = dict(self._db.execute("SELECT doc, term FROM temp.stemmer_vocab").fetchall())
+            self._db.execute("DELETE FROM temp.stemmer")
+        finally:
+            self._db.execute("COMMIT")
+        return [stems.get(i) for i in range(1, len(words) + 1)]

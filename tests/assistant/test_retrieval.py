@@ -109,3 +109,26 @@ def test_the_first_hit_of_each_ranking_keeps_a_place_in_the_results():
     chosen = HybridRetriever._keep_firsts(fused[:3], fused, [(1.0, dense), (0.75, keyword)], k=3)
     assert [p.chunk_id for p in chosen] == ["b", "a", "z"]  # a: dense's first; z in place of c
     assert HybridRetriever._keep_firsts([b, c, a], fused, [(1.0, [b]), (0.75, [c])], k=3) == [b, c, a]
+
+
+def test_a_word_in_most_chunks_scores_candidates_but_does_not_choose_them(tmp_path):
+    """Past FREQUENT_IN_CHUNKS chunks a word only scores: chunks holding a rarer word of the
+    question are the candidates, and among them the common word still counts. Words that are all
+    common leave the rarest to choose; until a word gets this common the query is the plain OR."""
+    from assistant.store.keywords import FREQUENT_IN_CHUNKS, KeywordIndex
+
+    index = KeywordIndex(tmp_path / "keywords.sqlite")
+    common = [f"c{i}" for i in range(FREQUENT_IN_CHUNKS + 50)]
+    index.upsert("big", common, [f"The travel policy, revision {i}." for i in range(len(common))])
+    others = [f"o{i}" for i in range(3000)]
+    index.upsert("big", others, [f"Meeting room {i} is on floor two." for i in range(len(others))])
+    index.upsert("big", ["rare", "both", "neither"], [  # as long as each other: only policy tells them apart
+        "The sabbatical rules give six months.", "The sabbatical policy gives six months.",
+        "Parking is free on site."])
+    hits = [chunk_id for chunk_id, _ in index.search("big", "sabbatical policy", 10, STOPWORDS)]
+    assert hits == ["both", "rare"]  # only sabbatical chunks; policy counted in the one holding both
+    assert [c for c, _ in index.search("big", "travel policy", 3, STOPWORDS)][0].startswith("c")  # all common
+    assert index.search("big", "parking policy", 5, STOPWORDS)[0][0] == "neither"
+
+    index.upsert("small", ["a", "b"], ["The travel policy.", "The sabbatical rules."])
+    assert {c for c, _ in index.search("small", "sabbatical policy", 5, STOPWORDS)} == {"a", "b"}  # plain OR

@@ -85,6 +85,15 @@ class CollectionBusy(UsageError):
     """Another process is writing this collection right now."""
 
 
+class StoppedWaiting(UsageError):
+    """Ctrl-C (or SIGTERM) while waiting for another process's lock: nothing was written."""
+
+    exit_status = 130
+
+
+LOCK_POLL_S = 1.0  # how often a waiting ingest asks for the lock again (and hears a Ctrl-C)
+
+
 @dataclass
 class FileRecord:
     collection: str
@@ -166,6 +175,15 @@ def is_postgresql(url: str) -> bool:
 OnWait = Callable[[str], None]
 
 
+def wait_a_moment(should_stop: Callable[[], bool] | None) -> None:
+    """One wait between two asks for a lock; StoppedWaiting once should_stop says so."""
+    if should_stop is not None and should_stop():
+        raise StoppedWaiting("stopped while waiting for the other process; nothing was written")
+    time.sleep(LOCK_POLL_S)
+    if should_stop is not None and should_stop():
+        raise StoppedWaiting("stopped while waiting for the other process; nothing was written")
+
+
 class Manifest:
     FILES = "files"  # table names: the PostgreSQL manifest shares a database with the accounts
     RUNS = "ingest_runs"
@@ -206,10 +224,12 @@ class Manifest:
         self._db.execute("COMMIT")
 
     @contextlib.contextmanager
-    def lock(self, collection: str, on_wait: OnWait | None = None) -> Iterator[None]:
+    def lock(self, collection: str, on_wait: OnWait | None = None,
+             should_stop: Callable[[], bool] | None = None) -> Iterator[None]:
         """Hold the write lock of a collection. When another process has it: CollectionBusy, or,
         given on_wait, tell it the reason once and wait until the lock is free (a killed holder's
-        lock is freed by the operating system, a PostgreSQL one's by the server).
+        lock is freed by the operating system, a PostgreSQL one's by the server), asking it again
+        each LOCK_POLL_S; StoppedWaiting as soon as should_stop says so.
 
         Which callers wait: `assistant ingest` when the manifest is in PostgreSQL (ingests on several
         machines queue for a collection; see IngestService.shares_manifest); on SQLite, one machine,
@@ -226,7 +246,13 @@ class Manifest:
                 if on_wait is None:
                     raise CollectionBusy(f"{message}; try again when it has finished") from None
                 on_wait(message)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                while True:
+                    wait_a_moment(should_stop)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        pass
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             try:

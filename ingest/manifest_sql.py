@@ -26,7 +26,7 @@ import contextlib
 import hashlib
 import os
 import socket
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from assistant.accounts.database import DatabaseUnreachable
-from ingest.manifest import CollectionBusy, Manifest, OnWait
+from ingest.manifest import CollectionBusy, Manifest, OnWait, wait_a_moment
 
 # Advisory locks are (namespace, key) pairs of int4 shared by every application of the database:
 # ours are under this namespace ('ingt'), the key a hash of the collection's name (a collision
@@ -158,10 +158,11 @@ class PostgresManifest(Manifest):
 
     # ------------------------------------------------------------------ the lock
     @contextlib.contextmanager
-    def lock(self, collection: str, on_wait: OnWait | None = None) -> Iterator[None]:
+    def lock(self, collection: str, on_wait: OnWait | None = None,
+             should_stop: Callable[[], bool] | None = None) -> Iterator[None]:
         """Hold the collection's advisory lock for the block, on a connection of its own (see the
         module docstring). CollectionBusy when another process holds it, or, given on_wait, tell
-        it who holds it and wait in the server until it is freed (Manifest.lock says who waits)."""
+        it who holds it and wait until it is freed (Manifest.lock says who waits)."""
         keys = (LOCK_NAMESPACE, _lock_key(collection))
         connection = self._connect()
         try:
@@ -174,7 +175,13 @@ class PostgresManifest(Manifest):
                 if on_wait is None:
                     raise CollectionBusy(f"{message}; try again when it has finished")
                 on_wait(message)
-                cursor.execute("SELECT pg_advisory_lock(CAST(%s AS integer), CAST(%s AS integer))", keys)
+                # Asked again each second rather than waited for in the server: a blocking
+                # pg_advisory_lock would not hear Ctrl-C until the other ingest had finished.
+                while True:
+                    wait_a_moment(should_stop)
+                    cursor.execute("SELECT pg_try_advisory_lock(CAST(%s AS integer), CAST(%s AS integer))", keys)
+                    if cursor.fetchone()[0]:
+                        break
             try:
                 yield
             finally:

@@ -283,7 +283,7 @@ class IngestPipeline:
         on_wait why) instead of raising CollectionBusy; the manifest is read once the lock is ours."""
         check_collection_name(collection)
         paths = list(paths)
-        with self.manifest.lock(collection, on_wait=on_wait):
+        with self.manifest.lock(collection, on_wait=on_wait, should_stop=should_stop):
             try:
                 report = self._run(paths, collection, progress or _NoProgress(), remove_missing,
                                    should_stop or (lambda: False))

@@ -239,6 +239,25 @@ def test_an_ingest_waits_for_the_lock_and_a_killed_holders_lock_is_freed(tmp_pat
     assert chunks(chroma_server, "pg-killed") == clean[0]
 
 
+def test_ctrl_c_ends_an_ingest_waiting_for_the_lock_and_it_writes_nothing(tmp_path, corpus, chroma_server, postgres,
+                                                                          shared_models_dir):
+    accounts_url = postgres.new_database()
+    home = machine(tmp_path, "machine-1", chroma_server, shared_models_dir, accounts_url)
+    holder = hold_lock(accounts_url, "pg-interrupted")
+    log = tmp_path / "ingest.err"
+    try:
+        with log.open("w") as err:
+            ingest = start_ingest(home, str(corpus), "--collection", "pg-interrupted", stderr=err)
+        wait_for_text(log, "waiting for it to finish", ingest)
+        ingest.send_signal(signal.SIGINT)  # while the other still holds the lock
+        rc = ingest.wait(timeout=60)
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+    assert rc == 130, log.read_text()
+    assert manifest_rows(accounts_url, "pg-interrupted") == {}
+
+
 def test_an_ingest_killed_mid_write_is_repaired_by_the_next_on_any_machine(tmp_path, clean, corpus, chroma_server,
                                                                            postgres, shared_models_dir):
     accounts_url = postgres.new_database()

@@ -183,11 +183,40 @@ def test_a_message_sent_back_by_the_browser_as_parts_reads_as_the_text_the_serve
     assert message_text({"type": "text", "text": written}) == written
 
 
+def test_readyz_says_503_until_the_model_is_loaded_and_while_a_server_does_not_answer(home):
+    """What a proxy asks before sending staff to a worker, without a login: states only."""
+    import threading
+
+    from starlette.testclient import TestClient
+
+    from tests.conftest import free_port
+    from ui.web.app import build_web_app
+    from ui.web.chat import ModelLoader
+
+    release = threading.Event()
+    loader = ModelLoader(lambda: release.wait(60)).start()  # a model that takes its time to load
+    components = Components(load_settings(ui_require_login=True))
+    client = TestClient(build_web_app(components, loader), base_url="http://127.0.0.1")
+    loading = client.get("/readyz")
+    assert (loading.status_code, loading.json()) == (503, {"model": "loading", "accounts_database": "ok", "store": "ok"})
+    release.set()
+    assert loader.wait(60)
+    assert (client.get("/readyz").status_code, client.get("/readyz").json()["model"]) == (200, "ready")
+
+    # A Chroma server that is not there (a closed loopback port): not ready, and nothing of its address said.
+    port = free_port()
+    away = Components(load_settings(ui_require_login=True, chroma_mode="server", chroma_host="127.0.0.1",
+                                    chroma_port=port))
+    response = TestClient(build_web_app(away), base_url="http://127.0.0.1").get("/readyz")
+    assert (response.status_code, response.json()["store"]) == (503, "unreachable")
+    assert str(port) not in response.text
+
+
 def test_only_our_own_routes_and_what_lies_under_them_skip_the_guard():
     from ui.web.app import OWN_ROUTES
     from ui.web.guard import is_exempt
 
-    for path in ("/login", "/logout", "/healthz", "/upload", "/v1/models", "/v1/chat/completions", "/documents/c/x"):
+    for path in ("/login", "/logout", "/healthz", "/readyz", "/upload", "/v1/models", "/v1/chat/completions", "/documents/c/x"):
         assert is_exempt(path, OWN_ROUTES), path
     for path in ("/loginx", "/uploadx", "/healthz-debug", "/v1", "/v1x/models", "/documentsx", "/gradio_api/upload"):
         assert not is_exempt(path, OWN_ROUTES), path

@@ -1,7 +1,7 @@
 """The web app: one ASGI app of ours in front of everything, the Gradio chat mounted inside it.
 
     request -> SecurityMiddleware (known Host, no foreign Origin; CSP and other headers out)
-            -> our routes: /login, /logout, /healthz, /upload (ui/web/upload.py: the write grant)
+            -> our routes: /login, /logout, /healthz, /readyz, /upload (ui/web/upload.py: the write grant)
             -> AdminRoutes: /admin/... (ui/web/admin.py; admins only, never on to Gradio)
             -> /documents/: a source's document (ui/web/documents.py; the reader's collection only)
             -> /v1/: the OpenAI-compatible API (ui/web/api.py), which checks its own bearer tokens
@@ -14,7 +14,7 @@ import logging
 
 import assistant  # noqa: F401  (network doors closed before gradio is imported)
 from assistant.components import Components
-from assistant.errors import UsageError
+from assistant.errors import AssistantError, UsageError
 from ui.web.admin import AdminRoutes, build_admin_app
 from ui.web.documents import DOCUMENT_ROUTE, DocumentRoute
 from ui.web.guard import GradioGuard
@@ -25,7 +25,7 @@ from ui.web.upload import UPLOAD_ROUTE, UploadRoute
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/v1"
-OWN_ROUTES = ("/login", "/logout", "/healthz", UPLOAD_ROUTE, API_PREFIX + "/", DOCUMENT_ROUTE)
+OWN_ROUTES = ("/login", "/logout", "/healthz", "/readyz", UPLOAD_ROUTE, API_PREFIX + "/", DOCUMENT_ROUTE)
 SHUTDOWN_GRACE_S = 30  # what a stopped worker gives the answers it is writing
 
 
@@ -46,6 +46,22 @@ def check_can_serve(components: Components) -> None:
         raise UIConfigError("ui_require_login is set but there are no users: add one with `assistant users add NAME`")
 
 
+def readiness(components: Components, loader=None) -> dict[str, str]:
+    """What a proxy or orchestrator needs before it sends staff to this worker: the model loaded,
+    the accounts database and the store answering. Only states, never an address or an error's
+    text: the route answers without a login."""
+    checks = {"model": "loading" if loader is not None and not loader.ready else "ready"}
+    for name, probe in (("accounts_database", components.accounts.has_users),
+                        ("store", lambda: components.store.collection_names())):
+        try:
+            probe()
+            checks[name] = "ok"
+        except AssistantError as e:
+            log.warning("not ready: %s", e)
+            checks[name] = "unreachable"
+    return checks
+
+
 def allowed_hosts(settings) -> list[str]:
     hosts = {settings.ui_host.lower(), "localhost", "127.0.0.1", "::1", *(h.lower() for h in settings.ui_allowed_hosts)}
     return sorted(hosts - {"0.0.0.0", "::"})
@@ -55,7 +71,7 @@ def build_web_app(components: Components, loader=None):
     """The app; `loader` (ui/web/chat.py ModelLoader) is what loads the model, when it is loaded ahead."""
     import fastapi
     import gradio as gr
-    from starlette.responses import PlainTextResponse
+    from starlette.responses import JSONResponse, PlainTextResponse
 
     from ui.web.api import build_api
     from ui.web.chat import build_chat
@@ -67,6 +83,13 @@ def build_web_app(components: Components, loader=None):
     app.add_api_route("/login", auth.log_in, methods=["POST"], include_in_schema=False)
     app.add_api_route("/logout", auth.log_out, methods=["GET", "POST"], include_in_schema=False)
     app.add_api_route("/healthz", lambda: PlainTextResponse("ok"), methods=["GET"], include_in_schema=False)
+
+    def ready():  # 503 until the worker can answer: the model still loading, or a server not answering
+        checks = readiness(components, loader)
+        ok = checks["model"] == "ready" and all(v == "ok" for k, v in checks.items() if k != "model")
+        return JSONResponse(checks, status_code=200 if ok else 503, headers={"cache-control": "no-store"})
+
+    app.add_api_route("/readyz", ready, methods=["GET"], include_in_schema=False)
     app.add_api_route(UPLOAD_ROUTE, UploadRoute(components, auth.user_of), methods=["POST"], include_in_schema=False)
 
     # Mounted before Gradio: every path under /v1/ ends in the API (a 404 there), never in Gradio.

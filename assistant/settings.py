@@ -147,6 +147,9 @@ class Settings(BaseSettings):
         32, ge=1, le=1000,
         description="Questions that may wait for the model at once, from the chat and the API together; one more "
                     "is told at once that the assistant is busy and when to try again (the API: 429 with Retry-After).")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="How `assistant ui` writes its log to stderr: text lines, or one JSON object per line "
+                            "(at, level, logger, message, exception) for a log collector.")
     upload_max_files: int = Field(
         20, ge=1, le=1000, description="Most files one upload in the web UI may hold (each is also held to max_file_mb).")
     upload_max_total_mb: float = Field(

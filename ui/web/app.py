@@ -15,6 +15,7 @@ import logging
 import assistant  # noqa: F401  (network doors closed before gradio is imported)
 from assistant.components import Components
 from assistant.errors import AssistantError, UsageError
+from ui.log_format import use_log_format
 from ui.web.admin import AdminRoutes, build_admin_app
 from ui.web.documents import DOCUMENT_ROUTE, DocumentRoute
 from ui.web.guard import GradioGuard
@@ -120,6 +121,7 @@ def serve(components: Components) -> None:
 
     check_can_serve(components)
     settings = components.settings
+    use_log_format(settings.log_format)
     # Loaded while the server starts and the first user logs in, not when the first question comes.
     loader = ModelLoader(lambda: load_model(components)).start()
     app = build_web_app(components, loader)

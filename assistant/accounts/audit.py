@@ -51,6 +51,7 @@ class QuestionOutcome(StrEnum):
     REFUSAL = "refusal"
     NO_ACCESS = "no_access"  # asked of a collection the user may not read: nothing searched
     STOPPED = "stopped"  # the user stopped the answer before it finished
+    BUSY = "busy"  # the line at the model was full: told to try again, nothing searched
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ class Audit:
         if outcome in (QuestionOutcome.ANSWER, QuestionOutcome.REFUSAL) and answer is not None:
             outcome = QuestionOutcome.REFUSAL if answer.refused else QuestionOutcome.ANSWER
         self.record(AuditKind.QUESTION, user, {
-            "question": question, "collections": [collection] if outcome != QuestionOutcome.NO_ACCESS else [],
+            "question": question,
+            "collections": [] if outcome in (QuestionOutcome.NO_ACCESS, QuestionOutcome.BUSY) else [collection],
             "asked_for": collection, "outcome": outcome.value, "shown": passages_shown(found),
             "cited": passages_shown(answer.sources if answer is not None else []), **extra})
 

@@ -56,6 +56,8 @@ def test_a_chat_question_beyond_the_bound_is_told_busy_at_once_and_is_not_kept(c
     assert f"The assistant is busy: 2 questions are ahead of yours. Try again in {RETRY_AFTER_S} s." \
         in last_message(refused[0])
     assert refused[0][0][0]["role"] == "user", "the question stays shown above the message"
+    [trail] = [e.detail for e in components.audit.query(kinds=["question"]) if e.detail["outcome"] == "busy"]
+    assert (trail["question"], trail["collections"], trail["shown"]) == ("[quick] Who signs payments?", [], [])
 
     components.answerer.release.set()
     list(long)
@@ -93,6 +95,9 @@ def test_the_api_refuses_beyond_the_same_bound_with_429_and_a_waiting_stream_sho
     error = refused.json()["error"]
     assert (error["type"], error["code"]) == ("rate_limit_error", "busy")
     assert error["message"] == f"The assistant is busy: 2 questions are ahead of yours. Try again in {RETRY_AFTER_S} s."
+    [trail] = [e.detail for e in components.audit.query(user="alice", kinds=["question"])
+               if e.detail["outcome"] == "busy"]
+    assert (trail["question"], trail["via"], trail["collections"]) == ("[quick] When are bonuses paid?", "api", [])
 
     assert streamed.status_code == 200
     events = [e for e in streamed.text.split("\n\n") if e]

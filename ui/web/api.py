@@ -451,7 +451,11 @@ class OpenAIApi:
                 await asyncio.to_thread(self._audit_question, user.name, question, chat.model,
                                         QuestionOutcome.NO_ACCESS)
                 raise not_found(chat.model)
-            ticket = self.join_line()
+            try:
+                ticket = self.join_line()
+            except ApiError:
+                await asyncio.to_thread(self._audit_question, user.name, question, chat.model, QuestionOutcome.BUSY)
+                raise
         except ApiError as e:
             return e.response()
         completion = Completion(chat.model)

@@ -187,6 +187,7 @@ class ChatSession:
         try:
             ticket = self.queue.join()
         except Busy as busy:  # refused at once, not kept: the line is as long as it may be
+            self.components.audit.question(username, message, collection, QuestionOutcome.BUSY)
             yield history[:-1] + [{"role": "assistant", "content": status_html(str(busy))}], turns, "", conversation_id
             return
         try:

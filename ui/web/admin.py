@@ -45,6 +45,7 @@ from ingest.service import IngestService
 from ui.audit_text import detail_line, parse_since
 from ui.web.admin_html import TEXTS, button, esc, hidden, options, page, refusal, table, when
 from ui.web.login import LOCAL_USER, WebAuth, browser_language
+from ui.web.security import NO_STORE
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ SHOWN_EVENTS = 500  # the audit page shows the newest; the CSV has them all
 SHOWN_FILES = 500  # per collection on the page
 SHOWN_RUNS = 5
 SHOWN_FEEDBACK = 500
-NO_STORE = {"cache-control": "no-store"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell
 
 DONE = {

@@ -49,12 +49,12 @@ from assistant.errors import StoreError
 from ingest.service import IngestService
 from ui.render import DOCUMENT_ROUTE, DocumentBlock, document_page, internal_link
 from ui.web.login import LOCAL_USER, browser_language
+from ui.web.security import NO_STORE
 
 log = logging.getLogger(__name__)
 
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NOT_FOUND = "not found"
-NO_STORE = {"cache-control": "no-store"}  # private documents: no browser or proxy cache keeps them
 _PROBE_CHARS = 16  # an overlap shorter than this is not looked for (chunks share ~30 word pieces)
 
 _TEXTS = {

@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 # Gradio's page runs inline bootstrap scripts and styles; everything else must be same-origin.
+# For what only its reader may see (documents, admin pages, exports): no browser or proxy cache keeps it.
+NO_STORE = {"cache-control": "no-store"}
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; connect-src 'self'; "

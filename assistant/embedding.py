@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -69,6 +70,10 @@ class Embedder(BaseEmbedding):
     threads: int = Field(default_factory=available_cpus, description="for bulk embedding; short calls use one")
     precision: Precision = "auto"
     _loaded: Any = PrivateAttr(default=None)
+    # One load at a time, and no embedding during it: transformers sets torch's process-wide
+    # default dtype while it loads in bfloat16, so a question embedded meanwhile in another thread
+    # (the API's, while the start-up loader loads) got bfloat16 tensors beside float32 weights.
+    _loading: Any = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, model_path: Path, batch_size: int = 8, threads: int | None = None,
                  precision: Precision = "auto"):
@@ -86,7 +91,9 @@ class Embedder(BaseEmbedding):
     @property
     def _model(self):
         if self._loaded is None:
-            self._loaded = self._load()
+            with self._loading:
+                if self._loaded is None:
+                    self._loaded = self._load()
         return self._loaded
 
     def _load(self):

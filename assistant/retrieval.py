@@ -78,7 +78,7 @@ class HybridRetriever(BaseRetriever):
                                                          self.config.candidates, STOPWORDS)
                    for name in names for text in queries} if self.config.hybrid else {}
         try:
-            vectors = self.embedder.embed(queries)
+            vectors = self.embedder.embed_queries(queries)
             dense = {(name, text): self.store.query(name, vector, self.config.candidates)
                      for name in names for text, vector in zip(queries, vectors)}
         finally:

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretBytes, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretBytes, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from assistant.errors import SettingsError
@@ -36,6 +36,14 @@ def default_home() -> Path:
 def resolve_home() -> Path:
     home = os.environ.get(ENV_PREFIX + "HOME")
     return Path(home).expanduser() if home else default_home()
+
+
+# Per embedding model: (min_relevance, confident_relevance) where the settings leave them unset.
+# A sentence-transformers folder of the user's own gets MiniLM's.
+EVIDENCE_RELEVANCE: dict[str, tuple[float, float]] = {
+    "all-minilm-l6-v2": (0.25, 0.45),
+    "multilingual-e5-small": (0.80, 0.90),
+}
 
 
 class Settings(BaseSettings):
@@ -61,7 +69,10 @@ class Settings(BaseSettings):
 
     # --- embeddings
     embedding_model: str = Field(
-        "all-minilm-l6-v2", description="A packaged embedding model name or a sentence-transformers folder.")
+        "all-minilm-l6-v2",
+        description="all-minilm-l6-v2 (English, fast), multilingual-e5-small (French and English in one space, about a "
+                    "tenth of the ingest speed) or a sentence-transformers folder. A collection is searched only with "
+                    "the model that embedded it.")
     embedding_batch_size: int = Field(
         8, ge=1, description="Texts per forward pass: small batches pad less (measured best at 4-8, bench/DECISIONS.md).")
 
@@ -115,12 +126,14 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(40, ge=1, le=200, description="Candidates per ranking before fusion.")
     keyword_weight: float = Field(0.75, ge=0.0, le=5.0, description="Weight of the BM25 ranking in the fusion (dense: 1).")
     max_passages_per_file: int = Field(2, ge=0, description="At most this many passages of one file per answer (0: no limit).")
-    min_relevance: float = Field(
-        0.25, ge=-1.0, le=1.0,
-        description="Cosine similarity below which a passage is not evidence; with none above it the answer is a refusal.")
-    confident_relevance: float = Field(
-        0.45, ge=-1.0, le=1.0,
-        description="Similarity above which the best passage is evidence without further checks.")
+    min_relevance: float | None = Field(
+        None, ge=-1.0, le=1.0,
+        description="Cosine similarity below which a passage is not evidence; with none above it the answer is a refusal. "
+                    "Unset: the embedding model's own (all-minilm-l6-v2 0.25, multilingual-e5-small 0.80).")
+    confident_relevance: float | None = Field(
+        None, ge=-1.0, le=1.0,
+        description="Similarity above which the best passage is evidence without further checks. "
+                    "Unset: the embedding model's own (all-minilm-l6-v2 0.45, multilingual-e5-small 0.90).")
     min_term_coverage: float = Field(
         0.5, ge=0.0, le=1.0,
         description="Below confident_relevance, the share of the question's subject words the passages must contain.")
@@ -165,6 +178,17 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(
         365, ge=0, description="Audit events (logins, questions, documents opened, admin changes) older than this "
                                "are deleted; 0 keeps them forever.")
+
+    @model_validator(mode="after")
+    def _embedder_relevance(self) -> "Settings":
+        # Similarity scales differ by embedder: e5 puts unrelated text at ~0.75 where MiniLM puts
+        # it near 0.1 (bench/language_bench.py, bench/DECISIONS.md 2026-12-03).
+        low, confident = EVIDENCE_RELEVANCE.get(self.embedding_model, EVIDENCE_RELEVANCE["all-minilm-l6-v2"])
+        if self.min_relevance is None:
+            self.min_relevance = low
+        if self.confident_relevance is None:
+            self.confident_relevance = confident
+        return self
 
     @field_validator("home", mode="before")
     @classmethod

@@ -165,6 +165,8 @@ class RandomVectors:
         self._seed += 1
         return unit_vectors(len(texts), 384, self._seed).tolist() if texts else []
 
+    embed_queries = embed
+
 
 def write_tree(folder: Path, files: int, seed: int) -> None:
     rng = random.Random(seed)

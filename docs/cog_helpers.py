@@ -113,6 +113,9 @@ def _type_name(annotation) -> str:
         return " \\| ".join(f"`{value}`" for value in typing.get_args(annotation))
     if annotation is Path:
         return "path"
+    args = typing.get_args(annotation)
+    if type(None) in args:  # float | None: a value, or unset for a default that depends on others
+        return " or ".join(_type_name(a) for a in args if a is not type(None)) + " or unset"
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -140,6 +143,8 @@ def _default(name: str, field) -> str:
         return "(required)"
     else:
         value = field.default
+    if value is None:
+        return "unset"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"  # as written in settings.toml
     if isinstance(value, str):

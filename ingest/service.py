@@ -26,6 +26,7 @@ class CollectionSummary:
     name: str
     files: int
     chunks: int
+    embedding_model: str
 
 
 class IngestService:
@@ -106,7 +107,7 @@ class IngestService:
     def collections(self) -> list[CollectionSummary]:
         store = self.components.store
         with self._manifest() as manifest:
-            return [CollectionSummary(name, manifest.file_count(name), store.count(name))
+            return [CollectionSummary(name, manifest.file_count(name), store.count(name), store.embedder_of(name))
                     for name in store.collection_names()]
 
     def file_record(self, collection: str, path: str) -> FileRecord | None:

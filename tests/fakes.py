@@ -127,6 +127,9 @@ class BagOfWordsEncoder:
             vectors.append([x / norm for x in vector])
         return vectors
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)
+
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 

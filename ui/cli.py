@@ -491,7 +491,7 @@ def cmd_collections_list(args) -> int:
         _print_json({"collections": rows})
     else:
         for row in rows:
-            print(f"{row['name']}\t{row['files']} files\t{row['chunks']} chunks")
+            print(f"{row['name']}\t{row['files']} files\t{row['chunks']} chunks\t{row['embedding_model']}")
         if not rows:
             print("no collections yet: assistant ingest PATH --collection NAME")
     return 0

@@ -114,6 +114,8 @@ class TextEncoder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]: ...
+
     def count_tokens(self, text: str) -> int: ...
 
 
@@ -229,12 +231,12 @@ class Answerer:
                 [(part.text, part.alternatives,
                   _unique([*sorted(part.evidence, key=lambda p: p.similarity, reverse=True), *evidence]))
                  for part in covered],
-                self.encoder.embed, self.encoder.count_tokens, s.part_context_tokens)
+                self.encoder.embed, self.encoder.count_tokens, s.part_context_tokens, self.encoder.embed_queries)
         else:
             # The prompt leads with what is closest in meaning to the question in any of its phrasings.
             by_similarity = sorted(evidence, key=lambda p: p.similarity, reverse=True)
             excerpts = select_context(standalone, by_similarity, self.encoder.embed, self.encoder.count_tokens,
-                                      s.context_tokens, alternatives)
+                                      s.context_tokens, alternatives, self.encoder.embed_queries)
         messages = prompts.answer_messages(standalone, excerpts, language, unknown,
                                            [p.text for p in covered] if len(covered) > 1 else [], uncovered)
         prompt_tokens = prompts.prompt_tokens(messages, self.model.count_tokens)
@@ -294,7 +296,7 @@ class Answerer:
             # A prompt of its own: the whole budget, as for a question that asks one thing (at 120 the
             # sentence stating dev d15's "N=3" did not fit).
             own = select_context(part.text, passages, self.encoder.embed, self.encoder.count_tokens,
-                                 s.context_tokens, part.alternatives)
+                                 s.context_tokens, part.alternatives, self.encoder.embed_queries)
             renumber = {}
             for local, excerpt in enumerate(own, 1):
                 key = excerpt.passage.key

@@ -47,18 +47,23 @@ class Excerpt:
     text: str
 
 
-def select_context(question: str, passages: Sequence[Passage], embed: Callable[[list[str]], list[list[float]]],
+Embed = Callable[[list[str]], list[list[float]]]
+
+
+def select_context(question: str, passages: Sequence[Passage], embed: Embed,
                    count_tokens: Callable[[str], int], budget: int,
-                   alternatives: Sequence[str] = ()) -> list[Excerpt]:
+                   alternatives: Sequence[str] = (), embed_queries: Embed | None = None) -> list[Excerpt]:
     """Pick sentences by meaning (cosine to the question or its translation) and words (shared
-    subject terms) until the token budget is spent; keep each passage's sentences in order."""
-    chosen = _chosen_sentences(question, passages, embed, count_tokens, budget, alternatives)
+    subject terms) until the token budget is spent; keep each passage's sentences in order.
+    `embed_queries` embeds the question's phrasings where the embedder tells questions from
+    passages (e5); else `embed` embeds both."""
+    chosen = _chosen_sentences(question, passages, embed, count_tokens, budget, alternatives, embed_queries)
     return _excerpts(list(passages), {p: chosen[p] for p in sorted(chosen)})
 
 
 def select_context_per_part(parts: Sequence[tuple[str, Sequence[str], Sequence[Passage]]],
-                            embed: Callable[[list[str]], list[list[float]]], count_tokens: Callable[[str], int],
-                            budget_per_part: int) -> list[Excerpt]:
+                            embed: Embed, count_tokens: Callable[[str], int],
+                            budget_per_part: int, embed_queries: Embed | None = None) -> list[Excerpt]:
     """Sentences for each part of a question (its text, its translations, its passages) within a
     budget of its own, so that one part's passages cannot crowd out another's; a passage two parts
     draw on is one excerpt holding the sentences of both."""
@@ -74,7 +79,8 @@ def select_context_per_part(parts: Sequence[tuple[str, Sequence[str], Sequence[P
     index_of: dict[tuple[str, str], int] = {}
     positions: dict[int, dict[int, str]] = {}
     for question, alternatives, passages in parts:
-        chosen = _chosen_sentences(question, passages, cached_embed, count_tokens, budget_per_part, alternatives)
+        chosen = _chosen_sentences(question, passages, cached_embed, count_tokens, budget_per_part, alternatives,
+                                   embed_queries)
         for p_index, sentences in chosen.items():
             passage = passages[p_index]
             if passage.key not in index_of:
@@ -93,9 +99,9 @@ def select_context_per_part(parts: Sequence[tuple[str, Sequence[str], Sequence[P
     return _excerpts(order, kept)
 
 
-def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Callable[[list[str]], list[list[float]]],
+def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Embed,
                       count_tokens: Callable[[str], int], budget: int,
-                      alternatives: Sequence[str]) -> dict[int, list[tuple[int, str]]]:
+                      alternatives: Sequence[str], embed_queries: Embed | None = None) -> dict[int, list[tuple[int, str]]]:
     """passage index -> the (position, sentence) pairs chosen from it."""
     import numpy as np
 
@@ -106,8 +112,14 @@ def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Callabl
     if not sentences:
         return {}
     phrasings = [question, *alternatives]
-    vectors = np.asarray(embed(phrasings + [s for _, _, s in sentences]), dtype=np.float32)
-    similarity = (vectors[len(phrasings):] @ vectors[:len(phrasings)].T).max(axis=1)
+    texts = [s for _, _, s in sentences]
+    if embed_queries is None:  # one call for both
+        vectors = np.asarray(embed(phrasings + texts), dtype=np.float32)
+        asked, sentence_vectors = vectors[:len(phrasings)], vectors[len(phrasings):]
+    else:
+        asked = np.asarray(embed_queries(phrasings), dtype=np.float32)
+        sentence_vectors = np.asarray(embed(texts), dtype=np.float32)
+    similarity = (sentence_vectors @ asked.T).max(axis=1)
     term_sets = [content_terms(p) for p in phrasings]
     scores = [float(similarity[i]) + 0.5 * max(term_coverage(terms, s) if terms else 0.0 for terms in term_sets)
               for i, (_, _, s) in enumerate(sentences)]

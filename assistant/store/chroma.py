@@ -31,12 +31,21 @@ def check_collection_name(name: str) -> str:
     return name
 
 
-class Store:
-    """Chroma for vectors and documents, plus a keyword index kept in step with it."""
+# What a collection made before embedders were recorded was embedded with.
+_FIRST_EMBEDDER = "all-minilm-l6-v2"
 
-    def __init__(self, client, keywords: KeywordIndex):
+
+class Store:
+    """Chroma for vectors and documents, plus a keyword index kept in step with it.
+
+    Each collection records the embedding model that made its vectors: another model's question
+    vectors are of the same size (384) but in another space, so a search would return noise
+    without an error. A collection is read and written only with its own model."""
+
+    def __init__(self, client, keywords: KeywordIndex, embedding_model: str = _FIRST_EMBEDDER):
         self._client = client
         self.keywords = keywords
+        self.embedding_model = embedding_model
         self._keywords_checked: set[str] = set()
         self._languages: dict[str, tuple[int, set[str]]] = {}  # name -> (size when sampled, languages)
 
@@ -46,19 +55,33 @@ class Store:
     def has_collection(self, name: str) -> bool:
         return name in self.collection_names()
 
-    def _collection(self, name: str, create: bool = False):
+    def _collection(self, name: str, create: bool = False, any_embedder: bool = False):
         check_collection_name(name)
         if create:
-            return self._client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"},
-                                                         embedding_function=None)
+            return self._own_embedder(self._client.get_or_create_collection(
+                name, metadata={"hnsw:space": "cosine", "embedding_model": self.embedding_model},
+                embedding_function=None))
         from chromadb.errors import NotFoundError  # loaded with the client already
 
         try:  # asked directly: listing every collection first cost each search three listings
-            return self._client.get_collection(name, embedding_function=None)
+            collection = self._client.get_collection(name, embedding_function=None)
         except NotFoundError:
             known = ", ".join(self.collection_names()) or "none yet"
             raise CollectionNotFound(f"no collection named {name!r} (collections: {known}); "
                                      f"ingest documents into it first: assistant ingest PATH --collection {name}") from None
+        return collection if any_embedder else self._own_embedder(collection)
+
+    def embedder_of(self, name: str) -> str:
+        """The embedding model that made the collection's vectors."""
+        return str((self._collection(name, any_embedder=True).metadata or {}).get("embedding_model", _FIRST_EMBEDDER))
+
+    def _own_embedder(self, collection):
+        made_with = str((collection.metadata or {}).get("embedding_model", _FIRST_EMBEDDER))
+        if made_with != self.embedding_model:
+            raise StoreError(f"collection {collection.name!r} was embedded with {made_with}, and the settings name "
+                             f"{self.embedding_model}: set embedding_model = \"{made_with}\", or ingest the documents "
+                             f"again into a new collection (or after `assistant collections delete {collection.name}`)")
+        return collection
 
     def require(self, name: str) -> None:
         """Raise CollectionNotFound (listing the collections there are) unless `name` exists."""
@@ -72,12 +95,12 @@ class Store:
         self._collection(name, create=True)
 
     def delete_collection(self, name: str) -> None:
-        self._collection(name)  # raises CollectionNotFound with a helpful message
+        self._collection(name, any_embedder=True)  # raises CollectionNotFound with a helpful message
         self._client.delete_collection(name)
         self.keywords.drop(name)
 
     def count(self, name: str) -> int:
-        return self._collection(name).count()
+        return self._collection(name, any_embedder=True).count()
 
     def upsert(self, name: str, nodes: Sequence[TextNode]) -> None:
         """Write nodes (id, text, flat metadata, embedding) to Chroma and the keyword index."""
@@ -219,4 +242,4 @@ def build_store(settings: Settings) -> Store:
     else:
         make_private_dirs(settings.chroma_path)
         client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
-    return Store(client, KeywordIndex(settings.keywords_path))
+    return Store(client, KeywordIndex(settings.keywords_path), settings.embedding_model)

@@ -158,10 +158,10 @@ def test_collections_and_sources_show_and_edit_what_is_stored(home, tmp_path):
     assert run_assistant("ingest", str(corpus / "team1"), "-c", "beta", home=home).returncode == 0
 
     listed = json.loads(run_assistant("collections", "list", "--json", home=home).stdout)
-    assert listed == {"collections": [{"name": "alpha", "chunks": 12, "files": 6},
-                                      {"name": "beta", "chunks": 4, "files": 2}]}
+    assert listed == {"collections": [{"name": "alpha", "chunks": 12, "files": 6, "embedding_model": "all-minilm-l6-v2"},
+                                      {"name": "beta", "chunks": 4, "files": 2, "embedding_model": "all-minilm-l6-v2"}]}
     text = run_assistant("collections", "list", home=home).stdout
-    assert "alpha\t6 files\t12 chunks" in text and "beta\t2 files\t4 chunks" in text
+    assert "alpha\t6 files\t12 chunks\tall-minilm-l6-v2" in text and "beta\t2 files\t4 chunks" in text
 
     sources = json.loads(run_assistant("sources", "list", "-c", "alpha", "--json", home=home).stdout)
     assert [s["path"] for s in sources["sources"]] == sorted(map(str, files))
@@ -181,7 +181,7 @@ def test_collections_and_sources_show_and_edit_what_is_stored(home, tmp_path):
     again = run_assistant("collections", "delete", "beta", home=home)
     assert again.returncode == 2 and "no collection named 'beta'" in again.stderr
     listed = json.loads(run_assistant("collections", "list", "--json", home=home).stdout)
-    assert listed == {"collections": [{"name": "alpha", "chunks": 6, "files": 3}]}
+    assert listed == {"collections": [{"name": "alpha", "chunks": 6, "files": 3, "embedding_model": "all-minilm-l6-v2"}]}
 
     components = components_for(home)
     chunks, rows = assert_consistent(components.store, components.settings.manifest_path, "alpha")

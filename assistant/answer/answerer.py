@@ -14,7 +14,7 @@ from typing import Callable, Generator, Iterator, Protocol, Sequence
 from assistant.answer import prompts
 from assistant.answer.citations import CitationStreamFilter, clean_citations
 from assistant.answer.events import Answer, Event, Finished, Retracted, SourcesFound, TextDelta, Turn
-from assistant.answer.evidence import (NEAR_MISS, NOT_NAMED, NOT_STATED, REFUSALS, KeywordStatistics, has_evidence,
+from assistant.answer.evidence import (CLOSEST, NEAR_MISS, NOT_NAMED, NOT_STATED, REFUSALS, KeywordStatistics, has_evidence,
                                        looks_like_refusal, rare_terms)
 from assistant.answer.excerpts import Excerpt, select_context, select_context_per_part
 from assistant.answer.parts import question_parts, refers_back
@@ -62,6 +62,18 @@ def _renumbered(events: Generator[Event, None, tuple], renumber: dict[int, int],
 def _quoted(sentence: str, number: int, language: Language) -> str:
     open_quote, close_quote = ("« ", " »") if language == "fr" else ("“", "”")
     return f"{open_quote}{sentence}{close_quote} [{number}]"
+
+
+def _last_resort(sentence: str, number: int, language: Language, question: str, min_coverage: float) -> str:
+    """The facts check's fallback: the cited sentence quoted. One that holds too few of the
+    question's subject words (dev fr52: "how many days of leave?" got a sentence on editing the
+    guide) is said to be the closest the documents come, so that a quote is never passed off as
+    an answer it is not."""
+    terms = content_terms(question)
+    quoted = _quoted(sentence, number, language)
+    if not terms or term_coverage(terms, sentence) >= min_coverage:
+        return quoted
+    return CLOSEST[language].format(quote=quoted)
 
 
 def _closest_excerpt(text: str, excerpts: Sequence[Excerpt]) -> int:
@@ -430,7 +442,7 @@ class Answerer:
             if asks_for_count(question) and not states_count(text):
                 found = count_sentence([e.text for e in excerpts], question, STOPWORDS)
                 if found is not None:
-                    return (yield from self._counted(text, messages, excerpts, language, found))
+                    return (yield from self._counted(text, messages, excerpts, language, found, question))
             return text, cited, "grounded"
         facts = list(dict.fromkeys(p.fact for p in problems))
         fixed = recited(text, shown, STOPWORDS)
@@ -446,13 +458,13 @@ class Answerer:
             return retry, retry_cited, "regenerated"
         number = (cited or retry_cited or [1])[0]
         sentence = " ".join(supporting_sentences(excerpts[number - 1].text, text, question, STOPWORDS))
-        quoted = _quoted(sentence, number, language)
+        quoted = _last_resort(sentence, number, language, question, self.settings.min_term_coverage)
         yield Retracted("the regenerated answer still states facts the excerpts do not")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"
 
     def _counted(self, text: str, messages, excerpts: Sequence[Excerpt], language: Language,
-                 found: tuple[int, str]) -> Generator[Event, None, tuple[str, list[int], str]]:
+                 found: tuple[int, str], question: str) -> Generator[Event, None, tuple[str, list[int], str]]:
         """A "how many" answer that states no number (the 1.5B often writes the sentence next to
         it) while an excerpt states one: asked once more, then the excerpt's sentence quoted."""
         shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
@@ -463,7 +475,7 @@ class Answerer:
                 and not looks_like_refusal(retry)):
             return retry, retry_cited, "regenerated"
         number, sentence = found
-        quoted = _quoted(sentence, number, language)
+        quoted = _last_resort(sentence, number, language, question, self.settings.min_term_coverage)
         yield Retracted("the regenerated answer still gives no number")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"

@@ -32,6 +32,13 @@ NEAR_MISS: dict[Language, str] = {
 }
 NOT_NAMED: dict[Language, str] = {"en": "this", "fr": "ce point"}
 
+# The facts check's last resort quotes a sentence; when that sentence shares little of the
+# question's subject, it is shown as the closest the documents come, not as the answer.
+CLOSEST: dict[Language, str] = {
+    "en": "The documents do not state this; the closest they say is: {quote}",
+    "fr": "Les documents ne précisent pas ce point ; le plus proche qu'ils disent : {quote}",
+}
+
 _MODEL_REFUSAL = re.compile(
     r"(do(es)? not|don't|doesn't) (cover|contain|mention|say|provide|include|specify|address)"
     r"|not (mentioned|covered|specified|provided|stated|found|available) in"

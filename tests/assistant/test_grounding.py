@@ -127,6 +127,28 @@ def test_a_number_still_wrong_after_the_retry_becomes_the_cited_sentence_quoted(
     assert len(r.llm.calls) == 2, "one regeneration, not more"
 
 
+def test_a_last_resort_quote_far_from_the_question_is_said_to_be_only_the_closest(settings):
+    """The passages passed the evidence rules but the model invents the asked number twice, and
+    the cited sentence is about something else: not shown as if it answered."""
+    editing = make_passage("To edit this guide, change the .md files of the repository. The guide has 40 pages.",
+                           "/d/README.md", similarity=settings.confident_relevance + 0.1)
+    r = rig(settings, [editing], answer="Staff get 30 days of annual leave [1].")
+    answer = r.ask("How many days of annual leave do staff get?")
+    assert answer.grounding == "quoted" and len(r.llm.calls) == 2
+    assert answer.text == ("The documents do not state this; the closest they say is: "
+                           "“To edit this guide, change the .md files of the repository.” [1]")
+    assert "30" not in answer.text
+
+
+def test_a_count_quote_far_from_the_question_is_said_to_be_only_the_closest_in_french(settings):
+    badge = make_passage("Pour obtenir le badge du bâtiment, voici la marche à suivre : 1. remplir le formulaire.",
+                         "/d/bureaux.md", similarity=settings.confident_relevance + 0.1)
+    r = rig(settings, [badge], answer="Il faut envoyer le formulaire à l'accueil [1].", languages={"c": {"fr"}})
+    answer = r.ask("Combien de temps faut-il attendre pour recevoir son badge après avoir envoyé le formulaire ?")
+    assert answer.grounding == "quoted"
+    assert answer.text.startswith("Les documents ne précisent pas ce point ; le plus proche qu'ils disent : « Pour obtenir")
+
+
 def test_a_french_answer_is_quoted_with_french_quotation_marks(settings):
     passage = make_passage(PASSWORD, "/d/securite.docx", similarity=settings.confident_relevance + 0.1)
     r = rig(settings, [passage], answer="Le mot de passe doit avoir 12 caractères [1].", languages={"c": {"fr"}})

@@ -99,6 +99,36 @@ def select_context_per_part(parts: Sequence[tuple[str, Sequence[str], Sequence[P
     return _excerpts(order, kept)
 
 
+# "What are the four maintainer scripts?" wants the sentence that lists four things; it shares one
+# word with the question ("scripts") and lost to sentences about the scripts (dev d09).
+_COUNTED_THINGS = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|[2-9]|1[0-9])"
+    r"\s+(?!(?:days?|hours?|weeks?|months?|years?|minutes?|jours?|heures?|semaines?|mois|ans?|années?)\b)[^\W\d]{3,}",
+    re.I)
+_NUMBER_WORDS = {w: n for n, words in enumerate(
+    [(), (), ("two", "deux"), ("three", "trois"), ("four", "quatre"), ("five", "cinq"), ("six",), ("seven", "sept"),
+     ("eight", "huit"), ("nine", "neuf"), ("ten", "dix")]) for w in words}
+LIST_BONUS = 1.0  # above the best cosine + word share of a sentence merely about the things (d09: 0.87 + 0.25)
+
+
+def listed_count(question: str) -> int:
+    """How many things a question asks to be named ("the four scripts": 4; 0 when it names no
+    count of things; durations are amounts, not lists)."""
+    match = _COUNTED_THINGS.search(question)
+    if not match:
+        return 0
+    word = match.group(1).lower()
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+
+
+def list_items(sentence: str) -> int:
+    """How many things a sentence lists: its code spans, or the members of an "a, b and c" series."""
+    spans = len(re.findall(r"`[^`]+`", sentence))
+    series = re.search(r"((?:[^,;:.]+,\s*)+[^,;:.]+?\s(?:and|or|et|ou)\s[^,;:.]+)", sentence)
+    members = series.group(1).count(",") + 2 if series else 0
+    return max(spans, members)
+
+
 def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Embed,
                       count_tokens: Callable[[str], int], budget: int,
                       alternatives: Sequence[str], embed_queries: Embed | None = None) -> dict[int, list[tuple[int, str]]]:
@@ -121,7 +151,9 @@ def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Embed,
         sentence_vectors = np.asarray(embed(texts), dtype=np.float32)
     similarity = (sentence_vectors @ asked.T).max(axis=1)
     term_sets = [content_terms(p) for p in phrasings]
+    wanted = max((listed_count(p) for p in phrasings), default=0)
     scores = [float(similarity[i]) + 0.5 * max(term_coverage(terms, s) if terms else 0.0 for terms in term_sets)
+              + (LIST_BONUS if wanted and list_items(s) >= wanted else 0.0)
               for i, (_, _, s) in enumerate(sentences)]
 
     chosen: set[int] = set()

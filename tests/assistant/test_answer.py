@@ -59,6 +59,23 @@ def test_context_keeps_the_sentences_that_answer_within_the_budget(embedder):
     assert sum(embedder.count_tokens(c.text) for c in context) <= 40
 
 
+def test_a_question_asking_for_four_things_gets_the_sentence_that_lists_four(embedder):
+    """dev d09: the list shares one word with the question and lost to sentences about the scripts."""
+    scripts = Passage(
+        text="It is possible to supply scripts as part of a package which the package management system will run "
+             "for you. These scripts are the control information files `preinst`, `postinst`, `prerm` and `postrm`. "
+             "What follows is a summary of all the ways in which maintainer scripts may be called. "
+             "Maintainer scripts must be idempotent.",
+        source="/d/ch-maintainerscripts.md", score=0.6)
+    question = "What are the names of the four maintainer scripts?"
+    context = select_context(question, [scripts], embedder.embed, embedder.count_tokens, budget=30)
+    assert "`preinst`, `postinst`, `prerm` and `postrm`" in " ".join(c.text for c in context)
+    from assistant.answer.excerpts import list_items, listed_count
+
+    assert listed_count(question) == 4 and listed_count("How many days within 2 weeks?") == 0
+    assert list_items("Red, green and blue.") == 3 and list_items("It is one thing.") == 0
+
+
 def test_a_sentence_several_documents_repeat_is_shown_once_leaving_room_for_the_answer(embedder):
     rule = "Every package must carry its licence in the file /usr/share/doc/PACKAGE/copyright."
     archive = Passage(text=f"{rule} Licences must be free.", source="/d/archive.md", score=0.7)

@@ -64,14 +64,15 @@ def _quoted(sentence: str, number: int, language: Language) -> str:
     return f"{open_quote}{sentence}{close_quote} [{number}]"
 
 
-def _last_resort(sentence: str, number: int, language: Language, question: str, min_coverage: float) -> str:
+def _last_resort(sentence: str, number: int, language: Language, phrasings: Sequence[str], min_coverage: float) -> str:
     """The facts check's fallback: the cited sentence quoted. One that holds too few of the
-    question's subject words (dev fr52: "how many days of leave?" got a sentence on editing the
-    guide) is said to be the closest the documents come, so that a quote is never passed off as
-    an answer it is not."""
-    terms = content_terms(question)
+    question's subject words in any of its phrasings (French gold fr52: "how many days of
+    leave?" got a sentence on editing the guide) is said to be the closest the documents come, so
+    that a quote is never passed off as an answer it is not. The translation counts: an English
+    question quoting a French sentence shares its words only with the question's French."""
     quoted = _quoted(sentence, number, language)
-    if not terms or term_coverage(terms, sentence) >= min_coverage:
+    coverages = [term_coverage(terms, sentence) for terms in map(content_terms, phrasings) if terms]
+    if not coverages or max(coverages) >= min_coverage:
         return quoted
     return CLOSEST[language].format(quote=quoted)
 
@@ -274,7 +275,8 @@ class Answerer:
                 return
         grounding = ""
         if text and not refused and s.check_facts:
-            text, cited, grounding = yield from self._grounded(text, cited, messages, excerpts, language, standalone)
+            text, cited, grounding = yield from self._grounded(text, cited, messages, excerpts, language, standalone,
+                                                               alternatives)
         if not text:  # nothing said, or only markers that name no excerpt
             text, refused = REFUSALS[language], True
             yield TextDelta(text)
@@ -432,7 +434,7 @@ class Answerer:
         return "".join(raw)
 
     def _grounded(self, text: str, cited: list[int], messages, excerpts: Sequence[Excerpt], language: Language,
-                  question: str) -> Generator[Event, None, tuple[str, list[int], str]]:
+                  question: str, alternatives: Sequence[str] = ()) -> Generator[Event, None, tuple[str, list[int], str]]:
         """The answer if each of its facts is in the excerpt it cites; else the same answer citing
         the excerpts that do hold them; else one regeneration told what was wrong; else the cited
         sentence quoted verbatim, with its citation."""
@@ -442,7 +444,8 @@ class Answerer:
             if asks_for_count(question) and not states_count(text):
                 found = count_sentence([e.text for e in excerpts], question, STOPWORDS)
                 if found is not None:
-                    return (yield from self._counted(text, messages, excerpts, language, found, question))
+                    return (yield from self._counted(text, messages, excerpts, language, found,
+                                                     [question, *alternatives]))
             return text, cited, "grounded"
         facts = list(dict.fromkeys(p.fact for p in problems))
         fixed = recited(text, shown, STOPWORDS)
@@ -458,13 +461,13 @@ class Answerer:
             return retry, retry_cited, "regenerated"
         number = (cited or retry_cited or [1])[0]
         sentence = " ".join(supporting_sentences(excerpts[number - 1].text, text, question, STOPWORDS))
-        quoted = _last_resort(sentence, number, language, question, self.settings.min_term_coverage)
+        quoted = _last_resort(sentence, number, language, [question, *alternatives], self.settings.min_term_coverage)
         yield Retracted("the regenerated answer still states facts the excerpts do not")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"
 
     def _counted(self, text: str, messages, excerpts: Sequence[Excerpt], language: Language,
-                 found: tuple[int, str], question: str) -> Generator[Event, None, tuple[str, list[int], str]]:
+                 found: tuple[int, str], phrasings: Sequence[str]) -> Generator[Event, None, tuple[str, list[int], str]]:
         """A "how many" answer that states no number (the 1.5B often writes the sentence next to
         it) while an excerpt states one: asked once more, then the excerpt's sentence quoted."""
         shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
@@ -475,7 +478,7 @@ class Answerer:
                 and not looks_like_refusal(retry)):
             return retry, retry_cited, "regenerated"
         number, sentence = found
-        quoted = _last_resort(sentence, number, language, question, self.settings.min_term_coverage)
+        quoted = _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage)
         yield Retracted("the regenerated answer still gives no number")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"

@@ -149,6 +149,16 @@ def test_a_count_quote_far_from_the_question_is_said_to_be_only_the_closest_in_f
     assert answer.text.startswith("Les documents ne précisent pas ce point ; le plus proche qu'ils disent : « Pour obtenir")
 
 
+def test_an_english_question_quoting_a_french_sentence_is_judged_by_its_translation(settings):
+    """The quote shares the question's words only in French: it is quoted as the answer, not hedged."""
+    passage = make_passage(PASSWORD, "/d/securite.docx", similarity=settings.confident_relevance + 0.1)
+    r = rig(settings, [passage], answer="A password needs 12 characters [1].", languages={"c": {"en", "fr"}},
+            translate="Combien de caractères doit comporter le mot de passe ?")
+    answer = r.ask("How many characters must the password have?")
+    assert answer.grounding == "quoted"
+    assert answer.text == "“Le mot de passe doit comporter au moins 14 caractères.” [1]"
+
+
 def test_a_french_answer_is_quoted_with_french_quotation_marks(settings):
     passage = make_passage(PASSWORD, "/d/securite.docx", similarity=settings.confident_relevance + 0.1)
     r = rig(settings, [passage], answer="Le mot de passe doit avoir 12 caractères [1].", languages={"c": {"fr"}})

@@ -119,7 +119,9 @@ def test_a_second_worker_sees_the_conversation_and_session_the_first_wrote(accou
     first.add_turn("alice", talk.id, "How many days of leave?", "25 days [1].", refused=False,
                    sources=[test_conversations.leave_passage()], quotes=["Full-time employees get 25 days"])
 
-    other_worker = Accounts(url)
+    # On the same clock as the first worker: with the real one, a session started at the test
+    # clock's 09:00 was idle for any run after 11:00 UTC on 2026-12-03, and every run later.
+    other_worker = Accounts(url, now=accounts.now)
     try:
         assert other_worker.session_user(token) == User("alice")
         [turn] = Conversations(other_worker.database).turns("alice", talk.id)

@@ -34,11 +34,31 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(t for t in terms if t))
 
 
+# Words a question asks with that the documents state in another form: "the minimum length of a
+# name" is answered by "at least two characters long" (dev d01). Dimension nouns and their
+# adjectives, and "minimum"/"maximum" as the documents write them; folded, English and French.
+EQUIVALENT_FORMS: dict[str, tuple[str, ...]] = {
+    "length": ("long",), "longueur": ("long",), "width": ("wide",), "largeur": ("large",),
+    "height": ("high", "tall"), "hauteur": ("haut",), "depth": ("deep",), "profondeur": ("profond",),
+    "minimum": ("least", "minimal"), "maximum": ("most", "maximal", "exceed"),
+}
+# The endings a short word takes in the documents (plural, past): "name" finds "names".
+_SHORT_WORD_ENDINGS = ("", "s", "es", "d", "ed", "x")
+
+
 def missing_terms(terms: list[str], text: str) -> list[str]:
     """The terms the text does not contain, compared by their first five letters so that plurals
-    and inflections match ('compresser' finds 'compressed')."""
-    prefixes = {word[:5] for word in re.findall(r"[a-z0-9][a-z0-9_-]*", fold(text))}
-    return [t for t in terms if t[:5] not in prefixes]
+    and inflections match ('compresser' finds 'compressed'); a word shorter than that with its
+    endings ('name' finds 'names'); a word also by its EQUIVALENT_FORMS ('length' finds 'long')."""
+    words = set(re.findall(r"[a-z0-9][a-z0-9_-]*", fold(text)))
+    prefixes = {word[:5] for word in words}
+
+    def found(term: str) -> bool:
+        if len(term) < 5:
+            return any(term + ending in words for ending in _SHORT_WORD_ENDINGS)
+        return term[:5] in prefixes
+
+    return [t for t in terms if not found(t) and not any(found(f) for f in EQUIVALENT_FORMS.get(t, ()))]
 
 
 def term_coverage(terms: list[str], text: str) -> float:

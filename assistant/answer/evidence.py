@@ -11,7 +11,7 @@ from typing import Protocol, Sequence
 
 from assistant.language import Language
 from assistant.passage import Passage
-from assistant.text import content_terms, term_coverage
+from assistant.text import EQUIVALENT_FORMS, content_terms, term_coverage
 
 REFUSALS: dict[Language, str] = {
     "en": "The documents do not cover this question.",
@@ -89,10 +89,13 @@ def rare_terms(keywords: KeywordStatistics, phrasings: Sequence[str], collection
     best: dict[str, int] | None = None
     for phrasing in phrasings:
         terms = [t for t in content_terms(phrasing) if not t.isdigit()]
+        # A word the documents use only in another form ("length" as "long") is not foreign to them.
+        forms = {t: (t, *EQUIVALENT_FORMS.get(t, ())) for t in terms}
         counts = dict.fromkeys(terms, 0)
         for collection in collections:
-            for term, n in keywords.chunk_counts(collection, terms, limit + 1).items():
-                counts[term] += n
+            found = keywords.chunk_counts(collection, [f for t in terms for f in forms[t]], limit + 1)
+            for term in terms:
+                counts[term] += max(found.get(f, 0) for f in forms[term])
         rare = {t: n for t, n in counts.items() if n <= limit}
         if best is None or _absence(rare) < _absence(best):
             best = rare

@@ -94,6 +94,14 @@ class HybridRetriever(BaseRetriever):
         self._measure_similarity(chosen, vectors)
         return chosen
 
+    def section_neighbours(self, passages: Sequence[Passage]) -> list[Passage]:
+        """The chunks next to each passage in the same section of its file (Store.section_neighbours),
+        from the passages' own collections only: what was searched within the access boundary."""
+        by_collection: dict[str, list[Passage]] = {}
+        for passage in passages:
+            by_collection.setdefault(passage.collection, []).append(passage)
+        return [n for name, group in by_collection.items() for n in self.store.section_neighbours(name, group)]
+
     @staticmethod
     def _keep_firsts(chosen: list[Passage], fused: list[Passage], rankings: list[tuple[float, list[Passage]]],
                      k: int) -> list[Passage]:

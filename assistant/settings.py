@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     context_tokens: int = Field(
         160, ge=32, le=3000,
         description="Prompt budget for passage excerpts: the model reads ~60 tokens/s on 2 cores, so this sets the wait.")
+    section_neighbours: bool = Field(
+        True, description="Excerpts may also quote the chunks next to a retrieved one under the same heading "
+                          "(a section cut in two keeps its rule in view).")
     split_questions: bool = Field(
         True, description="Split a question that asks several things (\"..., and which ...?\") and give each part "
                           "its own passages and excerpt budget.")

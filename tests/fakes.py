@@ -82,15 +82,23 @@ class StaticRetriever:
     """Returns the same passages for any query, and records what it was asked. `by_query` gives
     other passages to the queries that contain one of its keys (the first key that matches)."""
 
-    def __init__(self, passages: Sequence[Passage], by_query: dict[str, Sequence[Passage]] | None = None):
+    def __init__(self, passages: Sequence[Passage], by_query: dict[str, Sequence[Passage]] | None = None,
+                 neighbours: dict[str, Sequence[Passage]] | None = None):
         self.passages = list(passages)
         self.by_query = {key: list(found) for key, found in (by_query or {}).items()}
+        # chunk id -> the chunks beside it in its section; none for a passage not named.
+        self.neighbours = {key: list(found) for key, found in (neighbours or {}).items()}
         self.queries: list[tuple[str, list[str], list[str]]] = []
 
     def search(self, query: str, collections: Sequence[str], k: int, alternatives: Sequence[str] = ()) -> list[Passage]:
         self.queries.append((query, list(collections), list(alternatives)))
         found = next((found for key, found in self.by_query.items() if key in query), self.passages)
         return [p for p in found if p.collection in collections][:k]
+
+    def section_neighbours(self, passages: Sequence[Passage]) -> list[Passage]:
+        given = {p.chunk_id for p in passages}
+        found = [n for p in passages for n in self.neighbours.get(p.chunk_id, ()) if n.chunk_id not in given]
+        return list({n.chunk_id: n for n in found}.values())
 
 
 class CountedKeywords:

@@ -121,6 +121,8 @@ class PassageSearch(Protocol):
 
     def search(self, query: str, collections: Sequence[str], k: int, alternatives: Sequence[str] = ()) -> list[Passage]: ...
 
+    def section_neighbours(self, passages: Sequence[Passage]) -> list[Passage]: ...
+
 
 class TextEncoder(Protocol):
     """What excerpt selection needs of the embedder."""
@@ -187,6 +189,14 @@ class Answerer:
             return []
         return evidence
 
+    def _with_neighbours(self, passages: Sequence[Passage]) -> list[Passage]:
+        """The passages, then the chunks next to them in their sections: the sentences an excerpt
+        may be chosen from. After them, so that the retrieved passages lead the prompt."""
+        unique = _unique(passages)
+        if not self.settings.section_neighbours:
+            return unique
+        return _unique([*unique, *self.retriever.section_neighbours(unique)])
+
     def _parts(self, question: str, alternatives: Sequence[str], collections: Sequence[str]) -> list[QuestionPart]:
         """The parts of a question that asks several things, each searched on its own (none when
         it asks one thing). A part that refers back ("may that file be compressed?") is searched
@@ -242,12 +252,12 @@ class Answerer:
             # Each part reads its own passages first, then the whole question's, within its own budget.
             excerpts = select_context_per_part(
                 [(part.text, part.alternatives,
-                  _unique([*sorted(part.evidence, key=lambda p: p.similarity, reverse=True), *evidence]))
+                  self._with_neighbours([*sorted(part.evidence, key=lambda p: p.similarity, reverse=True), *evidence]))
                  for part in covered],
                 self.encoder.embed, self.encoder.count_tokens, s.part_context_tokens, self.encoder.embed_queries)
         else:
             # The prompt leads with what is closest in meaning to the question in any of its phrasings.
-            by_similarity = sorted(evidence, key=lambda p: p.similarity, reverse=True)
+            by_similarity = self._with_neighbours(sorted(evidence, key=lambda p: p.similarity, reverse=True))
             excerpts = select_context(standalone, by_similarity, self.encoder.embed, self.encoder.count_tokens,
                                       s.context_tokens, alternatives, self.encoder.embed_queries)
         messages = prompts.answer_messages(standalone, excerpts, language, unknown,
@@ -306,7 +316,7 @@ class Answerer:
         said: list[str] = []
         prompt_tokens, groundings = 0, []
         for part in covered:
-            passages = sorted(part.evidence, key=lambda p: p.similarity, reverse=True)
+            passages = self._with_neighbours(sorted(part.evidence, key=lambda p: p.similarity, reverse=True))
             # A prompt of its own: the whole budget, as for a question that asks one thing (at 120 the
             # sentence stating dev d15's "N=3" did not fit).
             own = select_context(part.text, passages, self.encoder.embed, self.encoder.count_tokens,
@@ -439,6 +449,16 @@ class Answerer:
         the excerpts that do hold them; else one regeneration told what was wrong; else the cited
         sentence quoted verbatim, with its citation."""
         shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
+        if any(f"({e.passage.label(headings=1)})" in text for e in excerpts):  # as the prompt labels them
+            # The prompt's excerpts written back, labels and all (the 0.5B does this, adding a heading
+            # of its own): no answer to check, so the sentence closest to the question is quoted.
+            phrasings = [question, *alternatives]
+            number = _closest_excerpt(" ".join(phrasings), excerpts) or 1
+            sentence = " ".join(supporting_sentences(excerpts[number - 1].text, "", " ".join(phrasings), STOPWORDS))
+            quoted = _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage)
+            yield Retracted("the answer repeated the excerpts")
+            yield TextDelta(quoted)
+            return quoted, [number], "quoted"
         problems = unsupported_facts(text, shown, STOPWORDS)
         if not problems:
             if asks_for_count(question) and not states_count(text):

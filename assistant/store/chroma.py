@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 from llama_index.core.schema import TextNode
 
 from assistant.errors import CollectionNotFound, StoreError
-from assistant.passage import Passage
+from assistant.passage import MetadataKey, Passage
 from assistant.settings import Settings, ensure_private_home, make_private_dirs
 from assistant.store.keywords import KeywordIndex
 
@@ -161,6 +161,31 @@ class Store:
                                                                          stored["metadatas"])}
         return [Passage.from_record(chunk_id, by_id[chunk_id][0], by_id[chunk_id][1], score, name)
                 for chunk_id, score in hits if chunk_id in by_id]
+
+    def section_neighbours(self, name: str, passages: Sequence[Passage]) -> list[Passage]:
+        """The chunks just before and after each passage in its file, under the same heading: a
+        section cut in two has its rule in the chunk that was not found ("They must be at least
+        two characters long", dev d01, follows the chunk about the `Source` field). Passages
+        given are left out; each neighbour once, similarity 0 (the caller measures it)."""
+        given = {p.chunk_id for p in passages}
+        wanted = []
+        for passage in passages:
+            meta = passage.node.metadata
+            index = meta.get(MetadataKey.CHUNK_INDEX)
+            if not isinstance(index, int) or not meta.get(MetadataKey.CONTENT_HASH):
+                continue
+            wanted.append({"$and": [{MetadataKey.SOURCE: passage.source},
+                                    {MetadataKey.CONTENT_HASH: meta[MetadataKey.CONTENT_HASH]},
+                                    {MetadataKey.HEADING: meta.get(MetadataKey.HEADING, "")},
+                                    {MetadataKey.CHUNK_INDEX: {"$in": [index - 1, index + 1]}}]})
+        if not wanted:
+            return []
+        stored = self._collection(name).get(where=wanted[0] if len(wanted) == 1 else {"$or": wanted},
+                                            include=["documents", "metadatas"])
+        found = {chunk_id: Passage.from_record(chunk_id, text, meta, 0.0, name)
+                 for chunk_id, text, meta in zip(stored["ids"], stored["documents"], stored["metadatas"])
+                 if chunk_id not in given}
+        return list(found.values())
 
     def embeddings(self, name: str, ids: Sequence[str]) -> dict[str, list[float]]:
         stored = self._collection(name).get(ids=list(ids), include=["embeddings"])

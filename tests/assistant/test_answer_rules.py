@@ -87,7 +87,7 @@ class Rig:
 def rig(settings: Settings, passages: Sequence[Passage], *, answer: Reply = EN_ANSWER, check: Reply = "yes",
         condense: Reply | None = None, translate: Reply | None = None,
         languages: dict[str, set[str]] | None = None, keywords: CountedKeywords | None = None,
-        checks_rare_terms: bool = True) -> Rig:
+        checks_rare_terms: bool = True, neighbours: dict[str, Sequence[Passage]] | None = None) -> Rig:
     """An Answerer on fakes. A call of a kind the test gave no reply for fails the test."""
     replies = {"answer": answer, "correction": answer, "count": answer, "check": check, "condense": condense, "translate": translate}
 
@@ -110,7 +110,7 @@ def rig(settings: Settings, passages: Sequence[Passage], *, answer: Reply = EN_A
 
     # By default every word of a question is common in the documents: nothing is rare.
     keywords = keywords or CountedKeywords(chunks=100, default=10)
-    retriever = StaticRetriever(passages)
+    retriever = StaticRetriever(passages, neighbours=neighbours)
     answerer = Answerer(settings, retriever, keywords, collection_languages, BagOfWordsEncoder(), chat_model,
                         checks_rare_terms=checks_rare_terms)
     return Rig(answerer, model.llm, retriever, keywords, languages_asked, models_built)
@@ -259,6 +259,20 @@ def test_excerpt_one_is_the_most_similar_passage_whatever_the_retrieval_order(se
     answer = r.ask(EN_QUESTION)
     assert r.prompt().index("[1] (leave-policy.md)") < r.prompt().index("[2] (part-time.md)")
     assert ids(answer.sources) == ids([leave])
+
+
+@pytest.mark.parametrize("with_neighbours", [True, False])
+def test_the_chunk_beside_a_retrieved_one_in_its_section_may_give_the_excerpt(tmp_path, with_neighbours):
+    """dev d01: the section was cut in two and its rule sat in the half that was not retrieved."""
+    s = load_settings(home=tmp_path, check_facts=False, section_neighbours=with_neighbours)
+    found = passage("Annual leave is booked in the HR portal by full-time employees.", confident(s))
+    beside = passage(LEAVE_TEXT, 0.0)
+    r = rig(s, [found], neighbours={found.chunk_id: [beside]})
+    r.ask(EN_QUESTION)
+    prompt = r.prompt()
+    assert ("25 days of paid annual leave" in prompt) is with_neighbours
+    # The retrieved passage leads; its neighbour comes after it.
+    assert "[1] (leave-policy.md) Annual leave is booked" in prompt
 
 
 # ---------------------------------------------------------------- the model's own refusal

@@ -1,7 +1,7 @@
 """Hybrid retrieval: dense and keyword rankings fused, kept in step with ingestion, bounded by
 the collections a caller may read."""
 from assistant.text import STOPWORDS
-from tests.conftest import components_for, ingest
+from tests.conftest import chroma_rows, components_for, ingest
 
 
 def _write(folder, name, text):
@@ -132,3 +132,31 @@ def test_a_word_in_most_chunks_scores_candidates_but_does_not_choose_them(tmp_pa
 
     index.upsert("small", ["a", "b"], ["The travel policy.", "The sabbatical rules."])
     assert {c for c, _ in index.search("small", "sabbatical policy", 5, STOPWORDS)} == {"a", "b"}  # plain OR
+
+
+def test_section_neighbours_are_the_chunks_beside_a_passage_under_its_heading(tmp_path, home, embedder):
+    # Small chunks so that one section is cut in several; the rule ends up in a chunk of its own.
+    sentences = [f"Step {i} of the cooling loop check reads gauge {i} and writes its value in the shift book."
+                 for i in range(1, 13)]
+    text = ("# Cooling loop\n" + " ".join(sentences) + "\n\n# Canteen\nFriday is fish day in the canteen, "
+            "and the menu for the week is posted on Monday morning by the kitchen staff.\n")
+    docs = tmp_path / "docs"
+    _write(docs, "loop.md", text)
+    components = components_for(home, embedder, chunk_tokens=48, chunk_overlap=0)
+    assert ingest(components, [docs]).ok
+    rows = chroma_rows(components.store, "default")
+    chunks = sorted(zip(rows["metadatas"], rows["documents"]), key=lambda row: row[0]["chunk_index"])
+    loop = [text for meta, text in chunks if meta["heading"] == "Cooling loop"]
+    assert len(loop) >= 3, "the section must be cut in at least three chunks for this test"
+
+    middle = next(p for p in components.retriever.search(loop[1], ["default"], 10) if p.text == loop[1])
+    neighbours = components.retriever.section_neighbours([middle])
+    assert sorted(p.text for p in neighbours) == sorted([loop[0], loop[2]])
+    assert all(p.collection == "default" and p.similarity == 0.0 for p in neighbours)
+
+    # The last chunk of the section has one neighbour: the canteen chunk after it is another section.
+    last = next(p for p in components.retriever.search(loop[-1], ["default"], 10) if p.text == loop[-1])
+    assert [p.text for p in components.retriever.section_neighbours([last])] == [loop[-2]]
+    # Passages given are not returned as neighbours of each other.
+    both = [middle, *components.retriever.section_neighbours([middle])]
+    assert [p.text for p in components.retriever.section_neighbours(both)] == loop[3:4]

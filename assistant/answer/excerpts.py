@@ -7,12 +7,13 @@ answer better without the noise around them.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from assistant.passage import Passage
-from assistant.text import content_terms, term_coverage
+from assistant.text import content_terms, missing_terms
 
 MIN_SENTENCE_SCORE = 0.2
 RELATIVE_SENTENCE_SCORE = 0.5
@@ -129,11 +130,37 @@ def list_items(sentence: str) -> int:
     return max(spans, members)
 
 
+# "How many Developers must second a proposal?" wants the sentence with the number ("we're going
+# with N=3"); it shared fewer words with the question than one saying who may second (dev d15).
+COUNT_BONUS = 0.3
+# A sentence opening on a pronoun ("They must ...", "This is ..."), not on a determiner that
+# names its subject ("These scripts are ...").
+_POINTS_BACK = re.compile(r"(?:They|It|Its|Their|Ils|Elles|Il|Elle|Cela|Ceci|Ceux|Celles?)\b"
+                          r"|(?:This|These|Those|That|Such)\s+(?:is|are|was|were|must|should|may|can|will|has|have)\b"
+                          r"|(?:Ce|Ces)\s+(?:est|sont|doit|doivent|peut|peuvent)\b")
+
+
+def _word_share(terms: Sequence[str], texts: Sequence[str]) -> list[float]:
+    """For each text, the share of the question's subject words it holds, each word weighted by
+    how few of the texts hold it: in "the minimum length of a Debian package name", every
+    sentence of a Debian manual says "package" and few say "least ... long" (dev d01), and a
+    plain share ranked "every package must have a unique name" above the rule on its length."""
+    if not terms:
+        return [0.0] * len(texts)
+    holds = [[t not in missing for t in terms] for missing in (set(missing_terms(list(terms), x)) for x in texts)]
+    weights = [math.log(1 + len(texts) / (1 + sum(row[j] for row in holds))) for j in range(len(terms))]
+    total = sum(weights)
+    return [sum(w for w, held in zip(weights, row) if held) / total for row in holds]
+
+
 def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Embed,
                       count_tokens: Callable[[str], int], budget: int,
                       alternatives: Sequence[str], embed_queries: Embed | None = None) -> dict[int, list[tuple[int, str]]]:
     """passage index -> the (position, sentence) pairs chosen from it."""
     import numpy as np
+
+    # grounding reads sentences with this module's splitter: imported here, not at the top.
+    from assistant.answer.grounding import asks_for_count, states_count
 
     sentences: list[tuple[int, int, str]] = []  # (passage index, position, sentence)
     for p_index, passage in enumerate(passages):
@@ -150,10 +177,22 @@ def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Embed,
         asked = np.asarray(embed_queries(phrasings), dtype=np.float32)
         sentence_vectors = np.asarray(embed(texts), dtype=np.float32)
     similarity = (sentence_vectors @ asked.T).max(axis=1)
-    term_sets = [content_terms(p) for p in phrasings]
+    # A sentence that opens on a pronoun ("They must be at least two characters long") is read
+    # with the sentence before it, which names what it is about ("Package names must ...").
+    leaning = [i for i, (p_index, position, s) in enumerate(sentences)
+               if position and _POINTS_BACK.match(s) and sentences[i - 1][0] == p_index]
+    context = {i: f"{sentences[i - 1][2]} {sentences[i][2]}" for i in leaning}
+    if leaning:
+        joined = np.asarray(embed([context[i] for i in leaning]), dtype=np.float32)
+        for row, i in enumerate(leaning):
+            similarity[i] = max(similarity[i], float((joined[row] @ asked.T).max()))
     wanted = max((listed_count(p) for p in phrasings), default=0)
-    scores = [float(similarity[i]) + 0.5 * max(term_coverage(terms, s) if terms else 0.0 for terms in term_sets)
+    counting = any(asks_for_count(p) for p in phrasings)
+    shares = [_word_share(content_terms(p), [context.get(i, s) for i, (_, _, s) in enumerate(sentences)])
+              for p in phrasings]
+    scores = [float(similarity[i]) + 0.5 * max(share[i] for share in shares)
               + (LIST_BONUS if wanted and list_items(s) >= wanted else 0.0)
+              + (COUNT_BONUS if counting and states_count(s) else 0.0)
               for i, (_, _, s) in enumerate(sentences)]
 
     chosen: set[int] = set()
@@ -181,9 +220,15 @@ def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Embed,
             shown_texts.add(text)
             spent += cost
 
-    for i in firsts + sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True):
+    ranked = sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True)
+    # The best sentence of all before them: the firsts of two near-duplicate passages (and the
+    # sentences they point back to) spent the budget that d01's rule needed.
+    for i in [ranked[0], *firsts, *ranked[1:]]:
         if i in chosen or (i not in firsts and scores[i] < floor):
             continue
+        if i in context and i - 1 not in chosen and (
+                not chosen or spent + count_tokens(sentences[i - 1][2]) + count_tokens(sentences[i][2]) <= budget):
+            take(i - 1)  # with the sentence it points back to, when both fit: alone it names nothing
         take(i)
         # A sentence that announces what follows ("calculated as follows:") is nothing without it.
         following = i + 1

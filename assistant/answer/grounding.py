@@ -34,6 +34,8 @@ _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.I)
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0\u202f,.]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _MARKER = re.compile(r"\[(\d+)\]")
+# "version 3.8.0": a release number, which a reader takes for a version only where it is one.
+_VERSION = re.compile(r"\bversion\s+(\d+(?:\.\d+)+)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,27 @@ def facts(text: str, common_words: frozenset[str]) -> list[str]:
     found = [m.group() for m in _EMAIL.finditer(text)] + [m.group().rstrip(".,;") for m in _URL.finditer(text)]
     rest = _URL.sub(" ", _EMAIL.sub(" ", text))
     found += sorted(numbers(rest))
+    found += [m.group() for m in _VERSION.finditer(rest)]
     found += sorted(proper_names(rest, common_words))
     return found
+
+
+def _version_value(number: str) -> str:
+    """3.8.0 and 3.8 are one version."""
+    parts = number.split(".")
+    while len(parts) > 2 and parts[-1] == "0":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _has_version(excerpt: str, fact: str) -> bool:
+    """A version the answer names is one the excerpt names as a version, when it names any: dev
+    d12 answered "version 3.7", a section number of an excerpt that named version 3.8.0."""
+    value = _version_value(_VERSION.fullmatch(fact).group(1))
+    named = {_version_value(m.group(1)) for m in _VERSION.finditer(excerpt)}
+    if named:
+        return value in named
+    return _number_value(_VERSION.fullmatch(fact).group(1)) in numbers(excerpt)
 
 
 def _contains(excerpt: str, fact: str) -> bool:
@@ -105,6 +126,8 @@ def _contains(excerpt: str, fact: str) -> bool:
         return fact.lower() in excerpt.lower()
     if re.fullmatch(r"[\d.]+", fact):
         return fact in numbers(excerpt)
+    if _VERSION.fullmatch(fact):
+        return _has_version(excerpt, fact)
     return _fold(fact) in _fold(excerpt)
 
 

@@ -61,6 +61,19 @@ def test_a_name_the_excerpts_never_use_is_reported():
     assert unsupported_facts("Requests go through Bellhop [1].", [LEAVE], STOPWORDS) == []
 
 
+def test_a_version_is_one_the_excerpt_names_as_a_version_not_any_number_it_holds():
+    """dev d12: "version 3.7" was the number of a section in an excerpt about version 3.8.0."""
+    excerpt = "(upgrading-checklist.pdf, page 25, Version 3.8.0) 3.7 Released June, 2008. The base section has been removed."
+    problems = unsupported_facts("The base section was removed in version 3.7 [1].", [excerpt], STOPWORDS)
+    assert [p.fact for p in problems] == ["version 3.7"]
+    assert unsupported_facts("It was removed in Version 3.8.0, released June 2008 [1].", [excerpt], STOPWORDS) == []
+    assert unsupported_facts("It was removed in version 3.8 [1].", [excerpt], STOPWORDS) == []
+    # An excerpt that names no version is read for the number alone.
+    assert unsupported_facts("Install version 2.4 [1].", ["Release 2.4 is the current one."], STOPWORDS) == []
+    assert [p.fact for p in unsupported_facts("Install version 2.5 [1].", ["Release 2.4 is current."], STOPWORDS)] \
+        == ["2.5", "version 2.5"]
+
+
 def test_a_quote_never_spans_the_gap_an_excerpt_leaves_in_its_passage():
     excerpt = "The IT helpdesk is on extension 4357. … The helpdesk is staffed from 08:00 to 18:00."
     assert supporting_sentences(excerpt, "Call extension 4357 [1].", "What is the extension?", STOPWORDS) == [
@@ -115,6 +128,20 @@ def test_a_wrong_number_is_withdrawn_and_the_answer_regenerated_with_the_error_n
     assert "'30'" in correction[-1].content and correction[-2].content.startswith("Full-time employees get 30")
 
 
+def test_an_answer_that_writes_the_excerpts_back_becomes_the_closest_sentence_quoted(settings):
+    leave = leave_passage(settings)
+    canteen = make_passage("The canteen opens at noon.", "/d/canteen.md", heading="Site > Canteen",
+                           similarity=settings.confident_relevance)  # the prompt labels it by "Canteen" only
+    # Only the canteen excerpt written back, as the prompt labels it: enough to be an echo.
+    echo = lambda messages: "[1] (canteen.md, Canteen) The canteen opens at noon. 25 days."
+    r = rig(settings, [canteen, leave], answer=echo)
+    events = r.events("How many days of annual leave do full-time employees get?")
+    answer = events[-1].answer
+    assert answer.grounding == "quoted" and len(r.llm.calls) == 1, "an echo is not asked again"
+    assert answer.text == "“Full-time employees get 25 days of paid annual leave.” [1]"
+    assert [e.reason for e in events if isinstance(e, Retracted)] == ["the answer repeated the excerpts"]
+
+
 def test_a_number_still_wrong_after_the_retry_becomes_the_cited_sentence_quoted(settings):
     r = rig(settings, [leave_passage(settings)], answer="Full-time employees get 30 days [1].")
     events = r.events("How many days of annual leave do full-time employees get?")
@@ -135,8 +162,9 @@ def test_a_last_resort_quote_far_from_the_question_is_said_to_be_only_the_closes
     r = rig(settings, [editing], answer="Staff get 30 days of annual leave [1].")
     answer = r.ask("How many days of annual leave do staff get?")
     assert answer.grounding == "quoted" and len(r.llm.calls) == 2
+    # A "how many" question is shown the sentence stating a number (excerpts.COUNT_BONUS).
     assert answer.text == ("The documents do not state this; the closest they say is: "
-                           "“To edit this guide, change the .md files of the repository.” [1]")
+                           "“The guide has 40 pages.” [1]")
     assert "30" not in answer.text
 
 

@@ -78,15 +78,19 @@ def test_each_part_is_searched_and_gets_its_own_excerpt_budget(settings):
     assert ids(answer.sources) == ids([manual, nobody]) and not answer.refused
 
 
-def test_under_one_shared_budget_the_first_parts_passage_crowds_out_the_second(settings):
-    """What the per-part budget is for: the same passages and budget with splitting off."""
+def test_under_one_shared_budget_the_words_the_first_parts_passages_repeat_do_not_crowd_out_the_second(settings):
+    """With splitting off, the manual pages' passages lead and fill the budget with sentences on
+    manual pages; the uid sentence still goes in, since the words only it holds ("uid",
+    "nobody") weigh more than the ones every manual sentence repeats (excerpts._word_share)."""
     settings = settings.model_copy(update={"context_tokens": 40, "split_questions": False})
     manuals = [passage(f"{GZIP_TEXT} {MANUAL_TEXT}", confident(settings) + 0.02, f"/d/docs{n}.md") for n in range(3)]
     nobody = passage(NOBODY_TEXT, confident(settings), "/d/opersys.md")
     r = rig(settings, [*manuals, nobody], answer="Use gzip -9 [1].")
     r.ask(TWO_PARTS)
     assert len(r.retriever.queries) == 1
-    assert NOBODY_TEXT not in r.prompt()
+    prompt = r.prompt()
+    assert NOBODY_TEXT in prompt and GZIP_TEXT in prompt
+    assert prompt.count("Manual pages of section") <= 1, "the budget went to both parts, not to the repeats"
 
 
 def test_a_part_no_passage_covers_is_named_in_the_prompt_and_said_after_the_answer(settings):

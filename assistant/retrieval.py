@@ -22,7 +22,7 @@ from assistant.embedding import Embedder
 from assistant.passage import Passage
 from assistant.settings import Settings
 from assistant.store import Store
-from assistant.text import STOPWORDS
+from assistant.text import STOPWORDS, with_equivalent_forms
 
 _KEYWORD_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
 
@@ -74,7 +74,7 @@ class HybridRetriever(BaseRetriever):
         # BM25 needs no vector: it runs in a thread while the query is embedded and searched by
         # meaning (SQLite, torch and Chroma all release the GIL), ~20 ms off each search at
         # 100,000 chunks (bench/DECISIONS.md, 2026-12-03).
-        keyword = {(name, text): _KEYWORD_THREADS.submit(self.store.keyword_query, name, text,
+        keyword = {(name, text): _KEYWORD_THREADS.submit(self.store.keyword_query, name, with_equivalent_forms(text),
                                                          self.config.candidates, STOPWORDS)
                    for name in names for text in queries} if self.config.hybrid else {}
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Sequence
+from typing import Mapping, Sequence
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
@@ -37,19 +37,30 @@ def content_terms(text: str) -> list[str]:
 # Words a question asks with that the documents state in another form: "the minimum length of a
 # name" is answered by "at least two characters long" (dev d01). Dimension nouns and their
 # adjectives, and "minimum"/"maximum" as the documents write them; folded, English and French.
-EQUIVALENT_FORMS: dict[str, tuple[str, ...]] = {
+DIMENSION_FORMS: dict[str, tuple[str, ...]] = {
     "length": ("long",), "longueur": ("long",), "width": ("wide",), "largeur": ("large",),
     "height": ("high", "tall"), "hauteur": ("haut",), "depth": ("deep",), "profondeur": ("profond",),
-    "minimum": ("least", "minimal"), "maximum": ("most", "maximal", "exceed"),
+}
+# Not "most" for "maximum": "most packages" is no limit, and it let dev d17's "maximum file size"
+# (stated nowhere) be answered.
+EQUIVALENT_FORMS: dict[str, tuple[str, ...]] = {
+    **DIMENSION_FORMS, "minimum": ("least", "minimal"), "maximum": ("maximal", "exceed"),
 }
 # The endings a short word takes in the documents (plural, past): "name" finds "names".
 _SHORT_WORD_ENDINGS = ("", "s", "es", "d", "ed", "x")
 
 
-def missing_terms(terms: list[str], text: str) -> list[str]:
+def with_equivalent_forms(query: str) -> str:
+    """The query with the other forms of its words appended, for a keyword search: "minimum
+    length of a package name" also finds the chunk saying "at least two characters long"."""
+    extra = [f for t in content_terms(query) for f in EQUIVALENT_FORMS.get(t, ())]
+    return f"{query} {' '.join(extra)}" if extra else query
+
+
+def missing_terms(terms: list[str], text: str, forms: Mapping[str, tuple[str, ...]] = EQUIVALENT_FORMS) -> list[str]:
     """The terms the text does not contain, compared by their first five letters so that plurals
     and inflections match ('compresser' finds 'compressed'); a word shorter than that with its
-    endings ('name' finds 'names'); a word also by its EQUIVALENT_FORMS ('length' finds 'long')."""
+    endings ('name' finds 'names'); a word also by its `forms` ('length' finds 'long')."""
     words = set(re.findall(r"[a-z0-9][a-z0-9_-]*", fold(text)))
     prefixes = {word[:5] for word in words}
 
@@ -58,7 +69,7 @@ def missing_terms(terms: list[str], text: str) -> list[str]:
             return any(term + ending in words for ending in _SHORT_WORD_ENDINGS)
         return term[:5] in prefixes
 
-    return [t for t in terms if not found(t) and not any(found(f) for f in EQUIVALENT_FORMS.get(t, ()))]
+    return [t for t in terms if not found(t) and not any(found(f) for f in forms.get(t, ()))]
 
 
 def term_coverage(terms: list[str], text: str) -> float:

@@ -11,7 +11,7 @@ from typing import Protocol, Sequence
 
 from assistant.language import Language
 from assistant.passage import Passage
-from assistant.text import EQUIVALENT_FORMS, content_terms, term_coverage
+from assistant.text import DIMENSION_FORMS, content_terms, term_coverage
 
 REFUSALS: dict[Language, str] = {
     "en": "The documents do not cover this question.",
@@ -90,7 +90,9 @@ def rare_terms(keywords: KeywordStatistics, phrasings: Sequence[str], collection
     for phrasing in phrasings:
         terms = [t for t in content_terms(phrasing) if not t.isdigit()]
         # A word the documents use only in another form ("length" as "long") is not foreign to them.
-        forms = {t: (t, *EQUIVALENT_FORMS.get(t, ())) for t in terms}
+        # Not "minimum" as "least": "at least" is written about anything, so it says nothing of
+        # whether the documents set a minimum.
+        forms = {t: (t, *DIMENSION_FORMS.get(t, ())) for t in terms}
         counts = dict.fromkeys(terms, 0)
         for collection in collections:
             found = keywords.chunk_counts(collection, [f for t in terms for f in forms[t]], limit + 1)

@@ -1,6 +1,6 @@
 """Hybrid retrieval: dense and keyword rankings fused, kept in step with ingestion, bounded by
 the collections a caller may read."""
-from assistant.text import STOPWORDS
+from assistant.text import STOPWORDS, with_equivalent_forms
 from tests.conftest import chroma_rows, components_for, ingest
 
 
@@ -160,3 +160,20 @@ def test_section_neighbours_are_the_chunks_beside_a_passage_under_its_heading(tm
     # Passages given are not returned as neighbours of each other.
     both = [middle, *components.retriever.section_neighbours([middle])]
     assert [p.text for p in components.retriever.section_neighbours(both)] == loop[3:4]
+
+
+def test_a_question_asking_for_a_minimum_length_finds_the_rule_written_as_at_least_long(tmp_path, home, embedder):
+    docs = tmp_path / "docs"
+    _write(docs, "naming.md", "# Naming\nPackage names must be at least two characters long.\n")
+    for i in range(5):
+        _write(docs, f"names{i}.md", f"# Names {i}\nThe name of package {i} is written in the control file; "
+                                    f"every package name is unique in archive {i}.\n")
+    components = components_for(home, embedder)
+    assert ingest(components, [docs]).ok
+    question = "What is the minimum length of a package name?"
+    # Its words alone rank the rule below chunks that merely name packages ...
+    assert components.store.keyword_query("default", question, 6, STOPWORDS)[0].file_name != "naming.md"
+    # ... the search also asks for "least" and "long", and it comes first.
+    assert components.retriever.search(question, ["default"], 3)[0].file_name == "naming.md"
+    assert components.store.keyword_query("default", with_equivalent_forms(question), 6, STOPWORDS)[0].file_name \
+        == "naming.md"

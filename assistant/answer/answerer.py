@@ -18,13 +18,13 @@ from assistant.answer.evidence import (CLOSEST, NEAR_MISS, NOT_NAMED, NOT_STATED
                                        looks_like_refusal, rare_terms)
 from assistant.answer.excerpts import Excerpt, select_context, select_context_per_part
 from assistant.answer.parts import question_parts, refers_back
-from assistant.answer.grounding import (asks_for_count, count_sentence, recited, states_count, supporting_sentences,
-                                        unsupported_facts)
+from assistant.answer.grounding import (asks_for_count, count_sentence, numbers, recited, states_count,
+                                        supporting_sentences, unsupported_facts)
 from assistant.language import Language, detect_language
 from assistant.llm import ChatModel
 from assistant.passage import Passage
 from assistant.settings import Settings
-from assistant.text import STOPWORDS, content_terms, missing_terms, question_words, term_coverage
+from assistant.text import DIMENSION_FORMS, STOPWORDS, content_terms, missing_terms, question_words, term_coverage
 
 
 def first_line(reply: str) -> str:
@@ -59,19 +59,31 @@ def _renumbered(events: Generator[Event, None, tuple], renumber: dict[int, int],
             yield event
 
 
-def _quoted(sentence: str, number: int, language: Language) -> str:
+def _quoted(sentence: str, number: int, language: Language, heading: str = "") -> str:
+    """The sentence in quotation marks with its citation, after the heading of its section when
+    that heading states a number the sentence does not: dev d12's "Released June, 2008." is the
+    release of the version its heading names ("Version 3.8.0")."""
     open_quote, close_quote = ("« ", " »") if language == "fr" else ("“", "”")
-    return f"{open_quote}{sentence}{close_quote} [{number}]"
+    quoted = f"{open_quote}{sentence}{close_quote} [{number}]"
+    # A heading's own section number ("5. Classification") is no fact.
+    if heading and numbers(re.sub(r"^\d+(?:\.\d+)*\.?\s+", "", heading)) - numbers(sentence):
+        return f"{heading}: {quoted}"
+    return quoted
 
 
-def _last_resort(sentence: str, number: int, language: Language, phrasings: Sequence[str], min_coverage: float) -> str:
+def _heading(excerpt: Excerpt) -> str:
+    return str(excerpt.passage.heading.innermost(1)) if excerpt.passage.heading else ""
+
+
+def _last_resort(sentence: str, number: int, language: Language, phrasings: Sequence[str], min_coverage: float,
+                 heading: str = "") -> str:
     """The facts check's fallback: the cited sentence quoted. One that holds too few of the
     question's subject words in any of its phrasings (French gold fr52: "how many days of
     leave?" got a sentence on editing the guide) is said to be the closest the documents come, so
     that a quote is never passed off as an answer it is not. The translation counts: an English
     question quoting a French sentence shares its words only with the question's French."""
-    quoted = _quoted(sentence, number, language)
-    coverages = [term_coverage(terms, sentence) for terms in map(content_terms, phrasings) if terms]
+    quoted = _quoted(sentence, number, language, heading)
+    coverages = [term_coverage(terms, f"{heading} {sentence}") for terms in map(content_terms, phrasings) if terms]
     if not coverages or max(coverages) >= min_coverage:
         return quoted
     return CLOSEST[language].format(quote=quoted)
@@ -264,7 +276,8 @@ class Answerer:
                                            [p.text for p in covered] if len(covered) > 1 else [], uncovered)
         prompt_tokens = prompts.prompt_tokens(messages, self.model.count_tokens)
         shown_text = " ".join(f"{e.passage.label()} {e.text}" for e in excerpts)
-        missing = missing_terms(list(rare), shown_text)
+        # Only a dimension by its adjective: an excerpt saying "exceed" sets no maximum (dev d17).
+        missing = missing_terms(list(rare), shown_text, DIMENSION_FORMS)
         checked = [e.passage for e in excerpts]
         # Not for a split question: its parts were judged one by one above, and a word one part misses
         # must not refuse the others (the prompt names the words no document uses).
@@ -382,7 +395,7 @@ class Answerer:
         if not _MARKER.sub("", text).strip(" .,;:`*\n"):  # only a marker: the model pointed, it did not say
             number = cited[0]
             sentence = " ".join(supporting_sentences(excerpts[number - 1].text, "", part, STOPWORDS))
-            quoted = _quoted(sentence, number, language)
+            quoted = _quoted(sentence, number, language, _heading(excerpts[number - 1]))
             yield Retracted("a citation with no words")
             yield TextDelta(quoted)
             return quoted, "quoted"
@@ -455,7 +468,8 @@ class Answerer:
             phrasings = [question, *alternatives]
             number = _closest_excerpt(" ".join(phrasings), excerpts) or 1
             sentence = " ".join(supporting_sentences(excerpts[number - 1].text, "", " ".join(phrasings), STOPWORDS))
-            quoted = _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage)
+            quoted = _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage,
+                                  _heading(excerpts[number - 1]))
             yield Retracted("the answer repeated the excerpts")
             yield TextDelta(quoted)
             return quoted, [number], "quoted"
@@ -479,9 +493,12 @@ class Answerer:
         retry, retry_cited = clean_citations(retry, len(excerpts))
         if retry and not unsupported_facts(retry, shown, STOPWORDS) and not looks_like_refusal(retry):
             return retry, retry_cited, "regenerated"
-        number = (cited or retry_cited or [1])[0]
+        # Uncited, the answer rests on the excerpt holding most of its words (dev d12 cited none, and
+        # excerpt 1 was about another version).
+        number = (cited or retry_cited or [_closest_excerpt(text, excerpts) or 1])[0]
         sentence = " ".join(supporting_sentences(excerpts[number - 1].text, text, question, STOPWORDS))
-        quoted = _last_resort(sentence, number, language, [question, *alternatives], self.settings.min_term_coverage)
+        quoted = _last_resort(sentence, number, language, [question, *alternatives], self.settings.min_term_coverage,
+                              _heading(excerpts[number - 1]))
         yield Retracted("the regenerated answer still states facts the excerpts do not")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"
@@ -498,7 +515,8 @@ class Answerer:
                 and not looks_like_refusal(retry)):
             return retry, retry_cited, "regenerated"
         number, sentence = found
-        quoted = _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage)
+        quoted = _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage,
+                              _heading(excerpts[number - 1]))
         yield Retracted("the regenerated answer still gives no number")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"

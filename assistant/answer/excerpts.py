@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from assistant.passage import Passage
-from assistant.text import content_terms, missing_terms
+from assistant.text import content_terms, fold, missing_terms
 
 MIN_SENTENCE_SCORE = 0.2
 RELATIVE_SENTENCE_SCORE = 0.5
@@ -133,11 +133,23 @@ def list_items(sentence: str) -> int:
 # "How many Developers must second a proposal?" wants the sentence with the number ("we're going
 # with N=3"); it shared fewer words with the question than one saying who may second (dev d15).
 COUNT_BONUS = 0.3
+# Cosine plus this times the word share: what the sentence says, and whether it names the subject.
+WORD_SHARE_WEIGHT = 0.5
 # A sentence opening on a pronoun ("They must ...", "This is ..."), not on a determiner that
 # names its subject ("These scripts are ...").
 _POINTS_BACK = re.compile(r"(?:They|It|Its|Their|Ils|Elles|Il|Elle|Cela|Ceci|Ceux|Celles?)\b"
                           r"|(?:This|These|Those|That|Such)\s+(?:is|are|was|were|must|should|may|can|will|has|have)\b"
                           r"|(?:Ce|Ces)\s+(?:est|sont|doit|doivent|peut|peuvent)\b")
+
+
+# Stopwords elsewhere, but what "which priority do most packages use?" asks about: the sentence
+# saying "Most Debian packages will have a priority of optional" (dev d14) is told by it alone.
+_QUANTIFIERS = frozenset({"most", "plupart", "majorite"})
+
+
+def _subject_words(question: str) -> list[str]:
+    asked = set(re.findall(r"[a-z]+", fold(question)))
+    return [*content_terms(question), *sorted(_QUANTIFIERS & asked)]
 
 
 def _word_share(terms: Sequence[str], texts: Sequence[str]) -> list[float]:
@@ -188,9 +200,9 @@ def _chosen_sentences(question: str, passages: Sequence[Passage], embed: Embed,
             similarity[i] = max(similarity[i], float((joined[row] @ asked.T).max()))
     wanted = max((listed_count(p) for p in phrasings), default=0)
     counting = any(asks_for_count(p) for p in phrasings)
-    shares = [_word_share(content_terms(p), [context.get(i, s) for i, (_, _, s) in enumerate(sentences)])
+    shares = [_word_share(_subject_words(p), [context.get(i, s) for i, (_, _, s) in enumerate(sentences)])
               for p in phrasings]
-    scores = [float(similarity[i]) + 0.5 * max(share[i] for share in shares)
+    scores = [float(similarity[i]) + WORD_SHARE_WEIGHT * max(share[i] for share in shares)
               + (LIST_BONUS if wanted and list_items(s) >= wanted else 0.0)
               + (COUNT_BONUS if counting and states_count(s) else 0.0)
               for i, (_, _, s) in enumerate(sentences)]

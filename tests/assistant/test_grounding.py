@@ -154,6 +154,28 @@ def test_a_number_still_wrong_after_the_retry_becomes_the_cited_sentence_quoted(
     assert len(r.llm.calls) == 2, "one regeneration, not more"
 
 
+def test_an_uncited_wrong_answer_quotes_the_excerpt_holding_its_words_under_a_heading_naming_its_version(settings):
+    """dev d12: the version asked is only in the heading of the section the sentence is in."""
+    other = make_passage("Restructuring caused shifts in section numbers.", "/d/checklist.pdf", page=30,
+                         heading="Checklist > Version 3.6.0", similarity=settings.confident_relevance + 0.1)
+    # "2.4, 3.7": the Policy sections a change touches, which the model took for a version.
+    removed = make_passage("Released June, 2008. 2.4, 3.7 The base section has been removed.", "/d/checklist.pdf", page=25,
+                           heading="Checklist > Version 3.8.0", similarity=settings.confident_relevance)
+    r = rig(settings, [other, removed], answer="The base section was removed in version 2.4, released June 2008.")
+    answer = r.ask("In which version was the base section removed?")
+    assert answer.grounding == "quoted" and len(r.llm.calls) == 2
+    assert answer.text == "Version 3.8.0: “Released June, 2008. 2.4, 3.7 The base section has been removed.” [2]"
+    assert [s.chunk_id for s in answer.sources] == [removed.chunk_id]
+
+
+def test_a_heading_is_not_put_before_a_quote_when_it_states_nothing_the_sentence_lacks(settings):
+    from assistant.answer.answerer import _quoted
+
+    assert _quoted("Full-time staff get 25 days.", 1, "en", "1. Annual leave") == "“Full-time staff get 25 days.” [1]"
+    assert _quoted("Released in 2008.", 2, "fr", "Version 3.8.0") == "Version 3.8.0: « Released in 2008. » [2]"
+    assert _quoted("Released in 2008.", 2, "en") == "“Released in 2008.” [2]"
+
+
 def test_a_last_resort_quote_far_from_the_question_is_said_to_be_only_the_closest(settings):
     """The passages passed the evidence rules but the model invents the asked number twice, and
     the cited sentence is about something else: not shown as if it answered."""

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     section_neighbours: bool = Field(
         True, description="Excerpts may also quote the chunks next to a retrieved one under the same heading "
                           "(a section cut in two keeps its rule in view).")
+    ask_dropped_parts: bool = Field(
+        True, description="When the answer to a split question leaves a part out, ask the model that part alone "
+                          "(one more, shorter call over the same excerpts) and add its checked answer.")
     split_questions: bool = Field(
         True, description="Split a question that asks several things (\"..., and which ...?\") and give each part "
                           "its own passages and excerpt budget.")

@@ -100,6 +100,20 @@ def _closest_excerpt(text: str, excerpts: Sequence[Excerpt]) -> int:
     return best
 
 
+def _leaves_out(text: str, cited: Sequence[int], excerpts: Sequence[Excerpt], part: QuestionPart,
+               parts: Sequence[QuestionPart]) -> bool:
+    """Whether an answer to all the parts left this one out: it cites no excerpt that only this
+    part's search found, and holds none of the words only this part asks with (dev d15's answer
+    had neither "DEB_BUILD_OPTIONS", "tag" nor "tests"). "Use gzip -9 [1]" answers "with which
+    command should manual pages be compressed?" by its citation."""
+    own_chunks = {p.chunk_id for p in part.evidence} - {p.chunk_id for o in parts if o is not part for p in o.evidence}
+    if any(excerpts[n - 1].passage.chunk_id in own_chunks for n in cited):
+        return False
+    others = {t for p in parts if p is not part for t in content_terms(p.text)}
+    own = [t for t in content_terms(part.text) if t not in others and not t.isdigit()]
+    return bool(own) and len(missing_terms(own, text)) == len(own)
+
+
 def _unique(passages: Sequence[Passage]) -> list[Passage]:
     """Passages in order, each once (the same chunk found by two phrasings)."""
     seen: set[tuple[str, str]] = set()
@@ -300,6 +314,12 @@ class Answerer:
         if text and not refused and s.check_facts:
             text, cited, grounding = yield from self._grounded(text, cited, messages, excerpts, language, standalone,
                                                                alternatives)
+        if text and not refused and len(covered) > 1 and s.ask_dropped_parts:
+            added, added_cited = self._dropped_parts(text, cited, covered, excerpts, language, unknown)
+            if added:
+                yield TextDelta(f"\n{added}")
+                text = f"{text}\n{added}"
+                cited = [*cited, *(n for n in added_cited if n not in cited)]
         if not text:  # nothing said, or only markers that name no excerpt
             text, refused = REFUSALS[language], True
             yield TextDelta(text)
@@ -314,6 +334,38 @@ class Answerer:
             " ".join(supporting_sentences(excerpts[n - 1].text, text, standalone, STOPWORDS)) for n in shown]
         yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens,
                               quotes, grounding))
+
+    def _dropped_parts(self, text: str, cited: Sequence[int], covered: Sequence[QuestionPart],
+                       excerpts: Sequence[Excerpt], language: Language, unknown: Sequence[str]) -> tuple[str, list[int]]:
+        """The answers to the parts `text` leaves out, each asked alone over the same excerpts (so
+        its markers keep their numbers, and llama.cpp reuses the cached prompt up to the question).
+        With the parts listed in one prompt, the 1.5B still answers the first and drops the other
+        (dev d15: three Developers, and no word of the tag). A part answer is checked like any
+        answer: one whose facts its excerpts lack is the sentence it leans on, quoted; one the
+        model will not give is said not stated."""
+        shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
+        lines: list[str] = []
+        added: list[int] = []
+        for part in covered:
+            if not _leaves_out(text, cited, excerpts, part, covered):
+                continue
+            part_terms = set(content_terms(part.text))
+            messages = prompts.answer_messages(part.text, excerpts, language, [t for t in unknown if t in part_terms],
+                                               follows=part.follows)
+            reply, reply_cited = clean_citations(self.model.reply(messages, self.settings.llm_max_tokens,
+                                                                  self.settings.llm_temperature), len(excerpts))
+            if not reply or (not reply_cited and looks_like_refusal(reply)):
+                lines.append(NOT_STATED[language].format(part=part.text))
+                continue
+            if unsupported_facts(reply, shown, STOPWORDS):
+                number = (reply_cited or [_closest_excerpt(reply, excerpts) or 1])[0]
+                sentence = " ".join(supporting_sentences(excerpts[number - 1].text, reply, part.text, STOPWORDS))
+                reply = _last_resort(sentence, number, language, [part.text, *part.alternatives],
+                                     self.settings.min_term_coverage, _heading(excerpts[number - 1]))
+                reply_cited = [number]
+            lines.append(reply)
+            added += [n for n in reply_cited if n not in added]
+        return "\n".join(lines), added
 
     def _answer_in_parts(self, question: str, standalone: str, covered: Sequence[QuestionPart],
                          uncovered: Sequence[str], retrieved: list[Passage], language: Language,

@@ -270,3 +270,60 @@ def test_a_part_asked_alone_that_points_back_is_told_what_it_refers_to(settings)
 def test_a_french_inverted_pronoun_points_back():
     assert refers_back("À quoi servait-il à l'origine ?") and refers_back("Quand ouvre-t-elle ?")
     assert not refers_back("Quel moteur de géocodage Etalab a développé ?")
+
+
+def _by_question(replies: dict[str, str]):
+    """A scripted answer chosen by the question its prompt asks."""
+    def respond(messages):
+        question = messages[-1].content.split("Question: ", 1)[1].split("\n", 1)[0]
+        return replies[question]
+    return respond
+
+
+def _two_part_rig(settings, answers: dict[str, str]):
+    manual = passage(GZIP_TEXT, confident(settings), "/d/docs.md")
+    nobody = passage(NOBODY_TEXT, confident(settings), "/d/opersys.md")
+    r = rig(settings, [manual], answer=_by_question(answers))
+    r.retriever.by_query = {"What uid": [nobody], "manual pages": [manual]}
+    return r, manual, nobody
+
+
+def test_a_part_the_answer_leaves_out_is_asked_alone_and_its_answer_added(settings):
+    s = settings.model_copy(update={"answer_each_part": False, "check_facts": True})
+    r, manual, nobody = _two_part_rig(s, {TWO_PARTS: "Use gzip -9 [1].",
+                                          "What uid does the user nobody have?": "The user nobody has uid 65534 [2]."})
+    events = r.events(TWO_PARTS)
+    answer = events[-1].answer
+    assert answer.text == "Use gzip -9 [1].\nThe user nobody has uid 65534 [2]."
+    assert streamed(events) == answer.text
+    assert ids(answer.sources) == ids([manual, nobody])
+    assert r.kinds == ["answer", "answer"]
+    second = r.llm.calls[1][0][-1].content
+    assert "[1] (docs.md)" in second and "[2] (opersys.md)" in second, "the same excerpts, under the same numbers"
+    assert "asks 2 things" not in second
+
+
+def test_an_answer_to_every_part_asks_nothing_more(settings):
+    s = settings.model_copy(update={"answer_each_part": False})
+    r, _, _ = _two_part_rig(s, {TWO_PARTS: "Use gzip -9 [1]; the user nobody has uid 65534 [2]."})
+    assert r.ask(TWO_PARTS).text == "Use gzip -9 [1]; the user nobody has uid 65534 [2]."
+    assert r.kinds == ["answer"]
+
+
+def test_a_left_out_part_answered_with_a_made_up_number_is_its_sentence_quoted(settings):
+    s = settings.model_copy(update={"answer_each_part": False, "check_facts": True})
+    r, _, _ = _two_part_rig(s, {TWO_PARTS: "Use gzip -9 [1].",
+                                "What uid does the user nobody have?": "The user nobody has uid 1000 [2]."})
+    answer = r.ask(TWO_PARTS)
+    assert answer.text == "Use gzip -9 [1].\n“The uid 65534 is reserved for the user nobody.” [2]"
+
+
+def test_a_left_out_part_the_model_will_not_answer_is_said_not_stated(settings):
+    s = settings.model_copy(update={"answer_each_part": False})
+    r, _, _ = _two_part_rig(s, {TWO_PARTS: "Use gzip -9 [1].",
+                                "What uid does the user nobody have?": "The documents do not say."})
+    answer = r.ask(TWO_PARTS)
+    assert answer.text == "Use gzip -9 [1].\nThe documents do not state: What uid does the user nobody have?"
+    s = s.model_copy(update={"ask_dropped_parts": False})
+    r, _, _ = _two_part_rig(s, {TWO_PARTS: "Use gzip -9 [1]."})
+    assert r.ask(TWO_PARTS).text == "Use gzip -9 [1]." and r.kinds == ["answer"]

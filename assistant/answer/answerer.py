@@ -65,8 +65,10 @@ def _quoted(sentence: str, number: int, language: Language, heading: str = "") -
     release of the version its heading names ("Version 3.8.0")."""
     open_quote, close_quote = ("« ", " »") if language == "fr" else ("“", "”")
     quoted = f"{open_quote}{sentence}{close_quote} [{number}]"
-    # A heading's own section number ("5. Classification") is no fact.
-    if heading and numbers(re.sub(r"^\d+(?:\.\d+)*\.?\s+", "", heading)) - numbers(sentence):
+    # A heading's own section number ("5. Classification") is no fact, nor a number word ("Qu'est-ce
+    # qu'une réutilisation ?" is no 1): only the numbers it writes in digits.
+    body = re.sub(r"[^\W\d_]+", " ", re.sub(r"^\d+(?:\.\d+)*\.?\s+", "", heading))
+    if heading and numbers(body) - numbers(sentence):
         return f"{heading}: {quoted}"
     return quoted
 

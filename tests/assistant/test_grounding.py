@@ -174,6 +174,8 @@ def test_a_heading_is_not_put_before_a_quote_when_it_states_nothing_the_sentence
     assert _quoted("Full-time staff get 25 days.", 1, "en", "1. Annual leave") == "“Full-time staff get 25 days.” [1]"
     assert _quoted("Released in 2008.", 2, "fr", "Version 3.8.0") == "Version 3.8.0: « Released in 2008. » [2]"
     assert _quoted("Released in 2008.", 2, "en") == "“Released in 2008.” [2]"
+    assert _quoted("La réutilisation désigne l'usage des données.", 1, "fr", "Qu'est-ce qu'une réutilisation ?") == \
+        "« La réutilisation désigne l'usage des données. » [1]", "« une » is an article there, not a number"
 
 
 def test_a_last_resort_quote_far_from_the_question_is_said_to_be_only_the_closest(settings):

@@ -73,6 +73,11 @@ def _quoted(sentence: str, number: int, language: Language, heading: str = "") -
     return quoted
 
 
+def _as_shown(excerpts: Sequence[Excerpt]) -> list[str]:
+    """Each excerpt with its label, as the facts check reads it: a label's heading may hold the fact."""
+    return [f"{e.passage.label()} {e.text}" for e in excerpts]
+
+
 def _heading(excerpt: Excerpt) -> str:
     return str(excerpt.passage.heading.innermost(1)) if excerpt.passage.heading else ""
 
@@ -291,7 +296,7 @@ class Answerer:
         messages = prompts.answer_messages(standalone, excerpts, language, unknown,
                                            [p.text for p in covered] if len(covered) > 1 else [], uncovered)
         prompt_tokens = prompts.prompt_tokens(messages, self.model.count_tokens)
-        shown_text = " ".join(f"{e.passage.label()} {e.text}" for e in excerpts)
+        shown_text = " ".join(_as_shown(excerpts))
         # Only a dimension by its adjective: an excerpt saying "exceed" sets no maximum (dev d17).
         missing = missing_terms(list(rare), shown_text, DIMENSION_FORMS)
         checked = [e.passage for e in excerpts]
@@ -337,6 +342,14 @@ class Answerer:
         yield Finished(Answer(question, text, sources, retrieved, refused, language, standalone, prompt_tokens,
                               quotes, grounding))
 
+    def _last_quote(self, excerpts: Sequence[Excerpt], number: int, answer: str, question: str,
+                    phrasings: Sequence[str], language: Language) -> str:
+        """Excerpt `number`'s sentence(s) the answer leans on (or, for "", the question), quoted
+        as the facts check's last resort, under its heading when that names the number."""
+        excerpt = excerpts[number - 1]
+        sentence = " ".join(supporting_sentences(excerpt.text, answer, question, STOPWORDS))
+        return _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage, _heading(excerpt))
+
     def _dropped_parts(self, text: str, cited: Sequence[int], covered: Sequence[QuestionPart],
                        excerpts: Sequence[Excerpt], language: Language, unknown: Sequence[str]) -> tuple[str, list[int]]:
         """The answers to the parts `text` leaves out, each asked alone over the same excerpts (so
@@ -345,7 +358,7 @@ class Answerer:
         (dev d15: three Developers, and no word of the tag). A part answer is checked like any
         answer: one whose facts its excerpts lack is the sentence it leans on, quoted; one the
         model will not give is said not stated."""
-        shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
+        shown = _as_shown(excerpts)
         lines: list[str] = []
         added: list[int] = []
         for part in covered:
@@ -361,9 +374,7 @@ class Answerer:
                 continue
             if unsupported_facts(reply, shown, STOPWORDS):
                 number = (reply_cited or [_closest_excerpt(reply, excerpts) or 1])[0]
-                sentence = " ".join(supporting_sentences(excerpts[number - 1].text, reply, part.text, STOPWORDS))
-                reply = _last_resort(sentence, number, language, [part.text, *part.alternatives],
-                                     self.settings.min_term_coverage, _heading(excerpts[number - 1]))
+                reply = self._last_quote(excerpts, number, reply, part.text, [part.text, *part.alternatives], language)
                 reply_cited = [number]
             lines.append(reply)
             added += [n for n in reply_cited if n not in added]
@@ -515,15 +526,13 @@ class Answerer:
         """The answer if each of its facts is in the excerpt it cites; else the same answer citing
         the excerpts that do hold them; else one regeneration told what was wrong; else the cited
         sentence quoted verbatim, with its citation."""
-        shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
+        shown = _as_shown(excerpts)
         if any(f"({e.passage.label(headings=1)})" in text for e in excerpts):  # as the prompt labels them
             # The prompt's excerpts written back, labels and all (the 0.5B does this, adding a heading
             # of its own): no answer to check, so the sentence closest to the question is quoted.
             phrasings = [question, *alternatives]
             number = _closest_excerpt(" ".join(phrasings), excerpts) or 1
-            sentence = " ".join(supporting_sentences(excerpts[number - 1].text, "", " ".join(phrasings), STOPWORDS))
-            quoted = _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage,
-                                  _heading(excerpts[number - 1]))
+            quoted = self._last_quote(excerpts, number, "", " ".join(phrasings), phrasings, language)
             yield Retracted("the answer repeated the excerpts")
             yield TextDelta(quoted)
             return quoted, [number], "quoted"
@@ -550,9 +559,7 @@ class Answerer:
         # Uncited, the answer rests on the excerpt holding most of its words (dev d12 cited none, and
         # excerpt 1 was about another version).
         number = (cited or retry_cited or [_closest_excerpt(text, excerpts) or 1])[0]
-        sentence = " ".join(supporting_sentences(excerpts[number - 1].text, text, question, STOPWORDS))
-        quoted = _last_resort(sentence, number, language, [question, *alternatives], self.settings.min_term_coverage,
-                              _heading(excerpts[number - 1]))
+        quoted = self._last_quote(excerpts, number, text, question, [question, *alternatives], language)
         yield Retracted("the regenerated answer still states facts the excerpts do not")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"
@@ -561,7 +568,7 @@ class Answerer:
                  found: tuple[int, str], phrasings: Sequence[str]) -> Generator[Event, None, tuple[str, list[int], str]]:
         """A "how many" answer that states no number (the 1.5B often writes the sentence next to
         it) while an excerpt states one: asked once more, then the excerpt's sentence quoted."""
-        shown = [f"{e.passage.label()} {e.text}" for e in excerpts]
+        shown = _as_shown(excerpts)
         yield Retracted("the question asks for a number and the answer gives none")
         retry = yield from self._streamed_answer(prompts.count_messages(messages, text), len(excerpts))
         retry, retry_cited = clean_citations(retry, len(excerpts))

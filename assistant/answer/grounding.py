@@ -114,11 +114,11 @@ def _version_value(number: str) -> str:
 def _has_version(excerpt: str, fact: str) -> bool:
     """A version the answer names is one the excerpt names as a version, when it names any: dev
     d12 answered "version 3.7", a section number of an excerpt that named version 3.8.0."""
-    value = _version_value(_VERSION.fullmatch(fact).group(1))
+    number = _VERSION.fullmatch(fact).group(1)
     named = {_version_value(m.group(1)) for m in _VERSION.finditer(excerpt)}
     if named:
-        return value in named
-    return _number_value(_VERSION.fullmatch(fact).group(1)) in numbers(excerpt)
+        return _version_value(number) in named
+    return _number_value(number) in numbers(excerpt)
 
 
 def _contains(excerpt: str, fact: str) -> bool:

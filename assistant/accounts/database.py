@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,7 +54,7 @@ def open_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN (below), not the driver's
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers do not wait for a writer
+        enable_wal(cursor)  # readers do not wait for a writer
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
@@ -61,6 +63,22 @@ def open_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE) else "BEGIN")
 
     return engine
+
+
+def enable_wal(cursor, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """Switch the file to write-ahead logging, waiting for another connection doing the same.
+
+    Two connections switching a new file at once can deadlock on its lock, so SQLite fails one of
+    them at once with "database is locked" instead of waiting the busy timeout: try again."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _alembic_config() -> Config:

@@ -38,6 +38,17 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _VERSION = re.compile(r"\bversion\s+(\d+(?:\.\d+)+)\b", re.I)
 
 
+# Days and months, which an answer in one language names from an excerpt in the other: "Monday"
+# from "le lundi à 14h00" (French gold fr17). Accents folded.
+_CALENDAR = {
+    "monday": "lundi", "tuesday": "mardi", "wednesday": "mercredi", "thursday": "jeudi", "friday": "vendredi",
+    "saturday": "samedi", "sunday": "dimanche", "january": "janvier", "february": "fevrier", "march": "mars",
+    "april": "avril", "may": "mai", "june": "juin", "july": "juillet", "august": "aout", "september": "septembre",
+    "october": "octobre", "november": "novembre", "december": "decembre",
+}
+_CALENDAR_WORDS = {**_CALENDAR, **{french: english for english, french in _CALENDAR.items()}}
+
+
 @dataclass(frozen=True)
 class Unsupported:
     """A fact of the answer that the excerpts it rests on do not contain."""
@@ -59,12 +70,18 @@ def _number_value(token: str) -> str:
     return f"{whole}.{fraction}" if fraction else whole
 
 
-def numbers(text: str) -> set[str]:
-    """The numbers a text states, normalised: digits as written, and number words."""
+# French "un", "une" are articles far more often than numbers: an answer saying "pour un agent"
+# states no 1 (French gold fr11 was retracted for it). An excerpt's "une" still stands for a 1.
+_ARTICLES = frozenset({"un", "une"})
+
+
+def numbers(text: str, articles: bool = True) -> set[str]:
+    """The numbers a text states, normalised: digits as written, and number words (with the
+    words that are also articles unless `articles` is false)."""
     found = {_number_value(m.group()) for m in _NUMBER.finditer(_URL.sub(" ", _EMAIL.sub(" ", text)))}
     for word in _WORD.findall(text.lower()):
         for part in re.split(r"[-’']", word):
-            if part in _NUMBER_WORDS:
+            if part in _NUMBER_WORDS and (articles or part not in _ARTICLES):
                 found.add(str(_NUMBER_WORDS[part]))
     return found
 
@@ -97,7 +114,7 @@ def facts(text: str, common_words: frozenset[str]) -> list[str]:
     text = _MARKER.sub(" ", text)
     found = [m.group() for m in _EMAIL.finditer(text)] + [m.group().rstrip(".,;") for m in _URL.finditer(text)]
     rest = _URL.sub(" ", _EMAIL.sub(" ", text))
-    found += sorted(numbers(rest))
+    found += sorted(numbers(rest, articles=False))
     found += [m.group() for m in _VERSION.finditer(rest)]
     found += sorted(proper_names(rest, common_words))
     return found
@@ -128,7 +145,11 @@ def _contains(excerpt: str, fact: str) -> bool:
         return fact in numbers(excerpt)
     if _VERSION.fullmatch(fact):
         return _has_version(excerpt, fact)
-    return _fold(fact) in _fold(excerpt)
+    folded, text = _fold(fact), _fold(excerpt)
+    if folded in text:
+        return True
+    other = _CALENDAR_WORDS.get(folded) or _CALENDAR_WORDS.get(folded.removesuffix("s"))  # "Mondays"
+    return other is not None and re.search(rf"\b{other}s?\b", text) is not None
 
 
 def _answer_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:

@@ -45,6 +45,24 @@ def test_formatting_differences_are_not_errors():
     assert unsupported_facts("Au moins quatorze caractères, changé tous les 90 jours [1].", [PASSWORD], STOPWORDS) == []
 
 
+def test_a_day_or_month_may_be_named_in_the_other_language_of_its_excerpt():
+    meeting = "Réunion hebdomadaire data.gouv.fr le lundi à 14h00, et bilan en juin."
+    assert unsupported_facts("The weekly meeting is on Monday at 14:00 [1].", [meeting], STOPWORDS) == []
+    assert unsupported_facts("It is held on Mondays; the review is in June [1].", [meeting], STOPWORDS) == []
+    wrong = unsupported_facts("The weekly meeting is on Tuesday at 14:00, review in July [1].", [meeting], STOPWORDS)
+    assert [p.fact for p in wrong] == ["July", "Tuesday"]
+    assert unsupported_facts("La réunion a lieu le Lundi [1].", ["Meeting on Monday at 2 pm."], STOPWORDS) == []
+
+
+def test_a_french_article_is_no_number_of_an_answer():
+    prices = "Tranche tarifaire: 3; Rémunération mensuelle nette: 3 001 € à 4 000 €; Tarif du forfait: 3,64 €"
+    assert unsupported_facts("Pour un agent entre 3 001 € et 4 000 €, le tarif est de 3,64 € [1].", [prices],
+                             STOPWORDS) == []
+    assert [p.fact for p in unsupported_facts("Le tarif est de 4,64 € pour une personne [1].", [prices],
+                                              STOPWORDS)] == ["4.64"]
+    assert unsupported_facts("Il faut 1 badge [1].", ["Il faut une carte et un badge."], STOPWORDS) == []
+
+
 def test_each_sentence_is_checked_against_the_excerpts_it_cites():
     excerpts = [LEAVE, PASSWORD]
     # 14 is in excerpt 2, but this sentence cites excerpt 1.

@@ -28,10 +28,22 @@ _SENTENCE_END = re.compile(rf"(?<=[.!?])\s+(?=[{_SENTENCE_START}])|\n+")
 # A line break inside a paragraph is only wrapping; one before a list item, heading, table row or
 # blank line ends a unit of its own.
 _SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\s*(?:[-*+•|#>]|\d+[.)]\s|\n))")
+# A table row as the readers write it (ingest.readers.tables): "header: value; header: value".
+# It has no full stop, so only its line end parts it from the next row: a row is a sentence.
+_TABLE_ROW = re.compile(r"[^\n:;]{1,80}: [^\n]*; ")
+
+
+def _unwrapped(text: str) -> str:
+    def join(match: re.Match) -> str:
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        before, after = text[start:match.start()], text[match.end():end if end >= 0 else len(text)]
+        return "\n" if _TABLE_ROW.match(before) or _TABLE_ROW.match(after) else " "
+    return _SOFT_BREAK.sub(join, text)
 
 
 def split_sentences(text: str) -> list[str]:
-    text = _SOFT_BREAK.sub(" ", text)
+    text = _unwrapped(text)
     sentences: list[str] = []
     for piece in (s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()):
         if sentences and re.fullmatch(r"(\d+|[a-zA-Z])[.)]", sentences[-1]):

@@ -35,6 +35,19 @@ def test_french_sentences_are_split_before_accented_capitals():
                                      "À la connexion, le badge est exigé.", "Élise valide les accès."]
 
 
+def test_each_table_row_is_a_sentence_and_wrapped_lines_are_joined():
+    text = ("La grille au 1er janvier 2019 est la suivante :\n"
+            "Tranche tarifaire: 2; Rémunération mensuelle nette: 2 201 € à 3 000 €; Tarif du forfait: 3,04 €\n"
+            "Tranche tarifaire: 3; Rémunération mensuelle nette: 3 001 € à 4 000 €; Tarif du forfait: 3,64 €\n"
+            "Pour les personnes extérieures, le forfait repas\ncoûte 13,08 €.")
+    assert split_sentences(text) == [
+        "La grille au 1er janvier 2019 est la suivante :",
+        "Tranche tarifaire: 2; Rémunération mensuelle nette: 2 201 € à 3 000 €; Tarif du forfait: 3,04 €",
+        "Tranche tarifaire: 3; Rémunération mensuelle nette: 3 001 € à 4 000 €; Tarif du forfait: 3,64 €",
+        "Pour les personnes extérieures, le forfait repas coûte 13,08 €."]
+    assert split_sentences("Note: the form is\nsigned by the manager.") == ["Note: the form is signed by the manager."]
+
+
 def test_prompt_numbers_excerpts_with_file_and_page():
     passages = [Passage(text="Arrive at 09:00.", source="/d/onboarding-guide.pdf", score=0.7, page=1),
                 Passage(text="Training within 5 days.", source="/d/onboarding-guide.pdf", score=0.6, page=2)]

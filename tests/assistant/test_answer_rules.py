@@ -353,6 +353,45 @@ def test_a_subject_word_the_documents_never_use_is_checked_and_a_no_refuses_list
     assert answer.prompt_tokens > 0
 
 
+FR_CANTEEN = "La cantine est exploitée par Elior. Elle se trouve au rez-de-chaussée du bâtiment, près de la cafétéria."
+
+
+def test_words_a_translation_left_in_english_do_not_refuse_an_english_question_on_french_passages(settings):
+    # The 1.5B model's French kept "canteen" (French gold fr09); its own wording ("gère") is rare too.
+    keywords = CountedKeywords(chunks=100, counts={"canteen": 0, "gere": 0, "company": 0, "runs": 0}, default=10)
+    r = rig(settings, [passage(FR_CANTEEN, confident(settings), source="/d/ou-dejeuner.docx")],
+            translate="Quelle entreprise gère le canteen du bâtiment ?", answer="Elior runs the canteen [1].",
+            languages={"c": {"fr"}}, keywords=keywords, check=lambda m: pytest.fail("no rare-word check"))
+    answer = r.ask("Which company runs the canteen in the building?")
+    assert r.kinds == ["translate", "answer"]
+    assert "never mention" not in r.prompt()
+    assert answer.text == "Elior runs the canteen [1]." and not answer.refused
+
+
+def test_a_name_the_translation_kept_is_still_checked_and_refused_with_a_sentence_in_the_documents_language(
+        settings):
+    keywords = CountedKeywords(chunks=100, counts={"wi-fi": 0, "password": 0}, default=10)
+    r = rig(settings, [passage(FR_CANTEEN, confident(settings), source="/d/ou-dejeuner.docx")],
+            translate="Quel est le mot de passe Wi-Fi du bâtiment ?", languages={"c": {"fr"}}, keywords=keywords,
+            check="no", answer=lambda m: pytest.fail("a 'no' must not be followed by an answer"))
+    answer = r.ask("What is the Wi-Fi password in the building?")
+    assert r.kinds == ["translate", "check"]
+    assert "'wi-fi'" in r.prompt("check") and "'password'" not in r.prompt("check")
+    # The English question shares no word with the French passage; its translation does ("bâtiment").
+    assert answer.refused and answer.text == (
+        "The documents do not mention “Wi-Fi”; on the subject they say: "
+        "“Elle se trouve au rez-de-chaussée du bâtiment, près de la cafétéria.” [1]")
+
+
+def test_the_same_words_refuse_a_question_asked_in_the_documents_language(settings):
+    # Not across languages: "canteen" missing from English documents is a detail they do not state.
+    keywords = CountedKeywords(chunks=100, counts={"canteen": 0}, default=10)
+    r = rig(settings, [passage(LEAVE_TEXT, confident(settings))], languages={"c": {"en"}}, keywords=keywords,
+            check="no", answer=lambda m: pytest.fail("a 'no' must not be followed by an answer"))
+    assert r.ask("Which company runs the canteen for employees?").refused
+    assert r.kinds == ["check"]
+
+
 def test_a_yes_to_the_rare_word_check_lets_the_answer_be_generated(settings):
     r = rig(settings, [passage(LEAVE_TEXT, confident(settings))], check="yes",
             answer="Sabbatical leave is not described; annual leave is 25 days [1].", keywords=never_sabbatical())

@@ -34,6 +34,10 @@ _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.I)
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0\u202f,.]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _MARKER = re.compile(r"\[(\d+)\]")
+# "[insert date]", "[Nom de l'administration]": a blank the model left for a fact it lacked (dev
+# d12). Not a citation marker, not the text of a markdown link. Checked like a fact: a blank the
+# excerpt itself has (a letter template) is the excerpt's.
+_PLACEHOLDER = re.compile(r"\[(?!\d+\])[^\[\]\n]{2,60}\](?![(\\])")
 # "version 3.8.0": a release number, which a reader takes for a version only where it is one.
 _VERSION = re.compile(r"\bversion\s+(\d+(?:\.\d+)+)\b", re.I)
 
@@ -111,8 +115,9 @@ def proper_names(text: str, common_words: frozenset[str]) -> set[str]:
 
 def facts(text: str, common_words: frozenset[str]) -> list[str]:
     """The checkable facts of a text, as they are written in it."""
+    found = [m.group() for m in _PLACEHOLDER.finditer(text)]
     text = _MARKER.sub(" ", text)
-    found = [m.group() for m in _EMAIL.finditer(text)] + [m.group().rstrip(".,;") for m in _URL.finditer(text)]
+    found += [m.group() for m in _EMAIL.finditer(text)] + [m.group().rstrip(".,;") for m in _URL.finditer(text)]
     rest = _URL.sub(" ", _EMAIL.sub(" ", text))
     found += sorted(numbers(rest, articles=False))
     found += [m.group() for m in _VERSION.finditer(rest)]

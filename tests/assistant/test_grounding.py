@@ -63,6 +63,18 @@ def test_a_french_article_is_no_number_of_an_answer():
     assert unsupported_facts("Il faut 1 badge [1].", ["Il faut une carte et un badge."], STOPWORDS) == []
 
 
+def test_a_blank_left_for_a_fact_is_unsupported_unless_the_excerpt_has_it():
+    checklist = "Version 3.8.0: Released June, 2008. The base section has been removed."
+    problems = unsupported_facts("The base section was removed in 3.8.0, released on [insert date] [1].",
+                                 [checklist], STOPWORDS)
+    assert [p.fact for p in problems] == ["[insert date]"]
+    template = "Vous pouvez demander la communication des règles auprès de [Nom de l'administration]."
+    assert unsupported_facts("Écrivez à [Nom de l'administration] [1].", [template], STOPWORDS) == []
+    # Citation markers and the text of a link are no blanks.
+    assert unsupported_facts("See [the ENSAP site](https://ensap.gouv.fr) [1][2].",
+                             ["Voir le site https://ensap.gouv.fr de l'ENSAP.", "ENSAP"], STOPWORDS) == []
+
+
 def test_each_sentence_is_checked_against_the_excerpts_it_cites():
     excerpts = [LEAVE, PASSWORD]
     # 14 is in excerpt 2, but this sentence cites excerpt 1.

@@ -210,8 +210,8 @@ class Answerer:
         """The question in the collections' other language, when they hold one: the embedder is
         English-only and BM25 matches words, so a French question finds French text and the
         other way round."""
-        translations = []
         present = set().union(*(self.collection_languages(c) for c in collections)) if collections else set()
+        translations = []
         for other in sorted(present - {language}):
             text = first_line(self.model.reply(prompts.translate_messages(question, other), max_tokens=80))
             # A small model sometimes answers instead of translating: an answer is rarely the length of the question.

@@ -22,6 +22,21 @@ per via one two new pas aux ont son ses peu cet est-ce
 """.split())
 
 
+# A table row as text, as the readers write it: "header: value; header: value", so a chunk cut
+# from the middle of a long table still says what each value is. Written by ingest's readers and
+# read back by excerpt selection (a row has no full stop: only its line end parts it from the next).
+TABLE_CELL = "{header}: {value}"
+TABLE_CELL_SEPARATOR = "; "
+TABLE_ROW = re.compile(r"[^\n:;]{1,80}: [^\n]*; ")
+
+
+def table_row(pairs: Sequence[tuple[str, str]]) -> str:
+    """One row as a line: each value after its column's header (none: the value alone), each
+    cell once (merged cells repeat)."""
+    cells = [TABLE_CELL.format(header=h, value=v) if h else v for h, v in pairs if v]
+    return TABLE_CELL_SEPARATOR.join(dict.fromkeys(cells))
+
+
 def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
 

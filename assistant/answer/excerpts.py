@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from assistant.passage import Passage
-from assistant.text import content_terms, fold, missing_terms
+from assistant.text import TABLE_ROW, content_terms, fold, missing_terms
 
 MIN_SENTENCE_SCORE = 0.2
 RELATIVE_SENTENCE_SCORE = 0.5
@@ -28,9 +28,6 @@ _SENTENCE_END = re.compile(rf"(?<=[.!?])\s+(?=[{_SENTENCE_START}])|\n+")
 # A line break inside a paragraph is only wrapping; one before a list item, heading, table row or
 # blank line ends a unit of its own.
 _SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\s*(?:[-*+•|#>]|\d+[.)]\s|\n))")
-# A table row as the readers write it (ingest.readers.tables): "header: value; header: value".
-# It has no full stop, so only its line end parts it from the next row: a row is a sentence.
-_TABLE_ROW = re.compile(r"[^\n:;]{1,80}: [^\n]*; ")
 
 
 def _unwrapped(text: str) -> str:
@@ -38,7 +35,7 @@ def _unwrapped(text: str) -> str:
         start = text.rfind("\n", 0, match.start()) + 1
         end = text.find("\n", match.end())
         before, after = text[start:match.start()], text[match.end():end if end >= 0 else len(text)]
-        return "\n" if _TABLE_ROW.match(before) or _TABLE_ROW.match(after) else " "
+        return "\n" if TABLE_ROW.match(before) or TABLE_ROW.match(after) else " "
     return _SOFT_BREAK.sub(join, text)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from itertools import zip_longest
 
+from assistant.text import table_row
+
 
 def _cell(value) -> str:
     """One cell as text, on one line."""
@@ -36,6 +38,5 @@ def table_lines(rows: list[list[str]]) -> list[str]:
     if len(rows) == start + 1:
         return lines + [" | ".join(c for c in header if c)]
     for row in rows[start + 1:]:
-        pairs = [f"{h}: {v}" if h else v for h, v in zip_longest(header, row, fillvalue="") if v]
-        lines.append("; ".join(dict.fromkeys(pairs)))  # merged cells repeat; keep one
+        lines.append(table_row(list(zip_longest(header, row, fillvalue=""))))
     return lines

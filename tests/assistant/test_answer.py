@@ -6,6 +6,7 @@ from assistant.answer.citations import CitationStreamFilter, clean_citations
 from assistant.answer.excerpts import Excerpt, select_context, split_sentences
 from assistant.answer.prompts import answer_messages
 from assistant.language import detect_language
+from assistant.text import table_row
 from tests.fakes import make_passage as Passage
 
 
@@ -36,9 +37,11 @@ def test_french_sentences_are_split_before_accented_capitals():
 
 
 def test_each_table_row_is_a_sentence_and_wrapped_lines_are_joined():
-    text = ("La grille au 1er janvier 2019 est la suivante :\n"
-            "Tranche tarifaire: 2; Rémunération mensuelle nette: 2 201 € à 3 000 €; Tarif du forfait: 3,04 €\n"
-            "Tranche tarifaire: 3; Rémunération mensuelle nette: 3 001 € à 4 000 €; Tarif du forfait: 3,64 €\n"
+    # The rows as the readers write them: the format and its reader cannot drift apart.
+    header = ["Tranche tarifaire", "Rémunération mensuelle nette", "Tarif du forfait"]
+    rows = [table_row(list(zip(header, ["2", "2 201 € à 3 000 €", "3,04 €"]))),
+            table_row(list(zip(header, ["3", "3 001 € à 4 000 €", "3,64 €"])))]
+    text = (f"La grille au 1er janvier 2019 est la suivante :\n{rows[0]}\n{rows[1]}\n"
             "Pour les personnes extérieures, le forfait repas\ncoûte 13,08 €.")
     assert split_sentences(text) == [
         "La grille au 1er janvier 2019 est la suivante :",

@@ -15,13 +15,23 @@ from typing import Iterable, Sequence
 from llama_index.core.schema import TextNode
 
 from assistant.errors import CollectionNotFound, StoreError
-from assistant.passage import MetadataKey, Passage
+from assistant.passage import HeadingPath, MetadataKey, Passage
 from assistant.settings import Settings, ensure_private_home, make_private_dirs
 from assistant.store.keywords import KeywordIndex
 
 log = logging.getLogger(__name__)
 
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+
+
+def keyword_text(text: str, metadata: dict) -> str:
+    """What the keyword index holds of a chunk: its section's heading, then its text. A section
+    names its subject in its heading and not always in its sentences ("These scripts are the
+    control information files preinst, postinst, prerm and postrm", under "Introduction to
+    package maintainer scripts", dev d09), and the embedder reads the heading too
+    (ingest.chunking.Chunk.embedding_text)."""
+    heading = HeadingPath.parse(metadata.get(MetadataKey.HEADING)) if metadata else None
+    return f"{heading.innermost(1)}\n{text}" if heading else text
 
 
 def check_collection_name(name: str) -> str:
@@ -113,7 +123,7 @@ class Store:
             batch = nodes[start:start + step]
             collection.upsert(ids=[n.node_id for n in batch], embeddings=[n.embedding for n in batch],
                               documents=[n.text for n in batch], metadatas=[n.metadata for n in batch])
-        self.keywords.upsert(name, [n.node_id for n in nodes], [n.text for n in nodes])
+        self.keywords.upsert(name, [n.node_id for n in nodes], [keyword_text(n.text, n.metadata) for n in nodes])
 
     def delete(self, name: str, ids: Iterable[str]) -> None:
         ids = list(ids)
@@ -202,10 +212,11 @@ class Store:
             self.keywords.drop(name)
             offset, step = 0, 2000
             while True:
-                batch = collection.get(include=["documents"], limit=step, offset=offset)
+                batch = collection.get(include=["documents", "metadatas"], limit=step, offset=offset)
                 if not batch["ids"]:
                     break
-                self.keywords.upsert(name, batch["ids"], batch["documents"])
+                self.keywords.upsert(name, batch["ids"], [keyword_text(text, meta) for text, meta
+                                                          in zip(batch["documents"], batch["metadatas"])])
                 offset += step
         self._keywords_checked.add(name)
 

@@ -28,6 +28,23 @@ def test_exact_part_number_is_found_first_by_the_fused_ranking(tmp_path, home, e
     assert components.store.keyword_query("default", "XK-4471", 5, STOPWORDS)[0].file_name == "valve.md"
 
 
+def test_a_chunk_is_found_by_the_words_of_its_section_heading_also_after_a_rebuild(tmp_path, home, embedder):
+    """dev d09: "These scripts are preinst, postinst, prerm and postrm" says "maintainer" only in its heading."""
+    docs = tmp_path / "docs"
+    _write(docs, "scripts.md", "# Packaging\n\n## Introduction to maintainer scripts\n\n"
+                               "These scripts are preinst, postinst, prerm and postrm.\n\n"
+                               f"## Cooling\n\n{FILLER}\n")
+    components = components_for(home, embedder)
+    assert ingest(components, [docs]).ok
+    hits = components.store.keyword_query("default", "maintainer", 5)
+    assert [p.text for p in hits] == ["These scripts are preinst, postinst, prerm and postrm."]
+    assert "Introduction" not in hits[0].text, "the heading is indexed, not added to the passage"
+    components.store.keywords.close()
+    (home / "keywords.sqlite").unlink()
+    fresh = components_for(home, embedder)
+    assert [p.text for p in fresh.store.keyword_query("default", "maintainer", 5)] == [hits[0].text]
+
+
 def test_keyword_index_follows_updates_and_removals(tmp_path, home, embedder):
     docs = tmp_path / "docs"
     path = _write(docs, "codes.md", "# Door codes\nThe storeroom code is zebracrossing.\n")

@@ -18,7 +18,7 @@ from assistant.answer.evidence import (CLOSEST, NEAR_MISS, NOT_NAMED, NOT_STATED
                                        looks_like_refusal, rare_terms)
 from assistant.answer.excerpts import Excerpt, select_context, select_context_per_part
 from assistant.answer.parts import question_parts, refers_back
-from assistant.answer.grounding import (asks_for_count, count_sentence, numbers, recited, states_count,
+from assistant.answer.grounding import (asks_for_count, count_sentence, given_facts, numbers, recited, states_count,
                                         supporting_sentences, unsupported_facts)
 from assistant.language import Language, detect_language
 from assistant.llm import ChatModel
@@ -396,7 +396,7 @@ class Answerer:
             if not reply or (not reply_cited and looks_like_refusal(reply)):
                 lines.append(NOT_STATED[language].format(part=part.text))
                 continue
-            if unsupported_facts(reply, shown, STOPWORDS):
+            if unsupported_facts(reply, shown, STOPWORDS, given_facts(part.text, STOPWORDS)):
                 number = (reply_cited or [_closest_excerpt(reply, excerpts) or 1])[0]
                 reply = self._last_quote(excerpts, number, reply, part.text, [part.text, *part.alternatives], language)
                 reply_cited = [number]
@@ -565,7 +565,8 @@ class Answerer:
             yield Retracted("the answer repeated the excerpts")
             yield TextDelta(quoted)
             return quoted, [number], "quoted"
-        problems = unsupported_facts(text, shown, STOPWORDS)
+        given = given_facts(question, STOPWORDS)
+        problems = unsupported_facts(text, shown, STOPWORDS, given)
         if not problems:
             if asks_for_count(question) and not states_count(text):
                 found = count_sentence([e.text for e in excerpts], question, STOPWORDS)
@@ -574,7 +575,7 @@ class Answerer:
                                                      [question, *alternatives]))
             return text, cited, "grounded"
         facts = list(dict.fromkeys(p.fact for p in problems))
-        fixed = recited(text, shown, STOPWORDS)
+        fixed = recited(text, shown, STOPWORDS, given)
         if fixed is not None:
             fixed, fixed_cited = clean_citations(fixed, len(excerpts))
             yield Retracted(f"cited the wrong excerpt for {', '.join(facts)}")
@@ -583,7 +584,7 @@ class Answerer:
         yield Retracted(f"not in the cited excerpts: {', '.join(facts)}")
         retry = yield from self._streamed_answer(prompts.correction_messages(messages, text, facts), len(excerpts))
         retry, retry_cited = clean_citations(retry, len(excerpts))
-        if retry and not unsupported_facts(retry, shown, STOPWORDS) and not looks_like_refusal(retry):
+        if retry and not unsupported_facts(retry, shown, STOPWORDS, given) and not looks_like_refusal(retry):
             return retry, retry_cited, "regenerated"
         # Uncited, the answer rests on the excerpt holding most of its words (dev d12 cited none, and
         # excerpt 1 was about another version).
@@ -601,7 +602,8 @@ class Answerer:
         yield Retracted("the question asks for a number and the answer gives none")
         retry = yield from self._streamed_answer(prompts.count_messages(messages, text), len(excerpts))
         retry, retry_cited = clean_citations(retry, len(excerpts))
-        if (retry and states_count(retry) and not unsupported_facts(retry, shown, STOPWORDS)
+        given = given_facts(phrasings[0], STOPWORDS)
+        if (retry and states_count(retry) and not unsupported_facts(retry, shown, STOPWORDS, given)
                 and not looks_like_refusal(retry)):
             return retry, retry_cited, "regenerated"
         number, sentence = found

@@ -172,26 +172,44 @@ def _answer_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:
     return result
 
 
-def unsupported_facts(answer: str, excerpts: Sequence[str], common_words: frozenset[str]) -> list[Unsupported]:
-    """The facts of `answer` that are not in the excerpts its sentences cite (numbered from 1)."""
+def given_facts(question: str, common_words: frozenset[str]) -> frozenset[str]:
+    """The facts an answer may repeat from the question without an excerpt stating them: the
+    counts it spells out and the names it uses ("the names of the four maintainer scripts", dev
+    d09, answered "The four maintainer scripts are preinst, ..." from a sentence that lists them
+    without counting them). Not a number in digits: "is the minimum 8 characters?" states a
+    premise the answer must not take from the question."""
+    spelled = {str(_NUMBER_WORDS[part]) for word in _WORD.findall(question.lower())
+               for part in re.split(r"[-’']", word) if part in _NUMBER_WORDS and part not in _ARTICLES}
+    return frozenset(spelled | {_fold(name) for name in proper_names(question, common_words)})
+
+
+def _given(fact: str, given: frozenset[str]) -> bool:
+    return fact in given or _fold(fact) in given
+
+
+def unsupported_facts(answer: str, excerpts: Sequence[str], common_words: frozenset[str],
+                      given: frozenset[str] = frozenset()) -> list[Unsupported]:
+    """The facts of `answer` that are not in the excerpts its sentences cite (numbered from 1),
+    nor among the `given` facts of the question (given_facts)."""
     problems = []
     for sentence, cited in _answer_sentences(answer):
         valid = tuple(n for n in cited if 1 <= n <= len(excerpts))
         sources = [excerpts[n - 1] for n in valid] if valid else list(excerpts)
         text = " ".join(sources)
         for fact in facts(sentence, common_words):
-            if not _contains(text, fact):
+            if not _given(fact, given) and not _contains(text, fact):
                 problems.append(Unsupported(fact, _MARKER.sub("", sentence).strip(), valid))
     return problems
 
 
-def recited(answer: str, excerpts: Sequence[str], common_words: frozenset[str]) -> str | None:
+def recited(answer: str, excerpts: Sequence[str], common_words: frozenset[str],
+            given: frozenset[str] = frozenset()) -> str | None:
     """The answer with each sentence whose cited excerpts lack its facts pointed at the excerpts
     that hold them (a small model often states the right fact and numbers the wrong excerpt);
     None when some fact stands in no excerpt at all."""
     rewritten = []
     for sentence, cited in _answer_sentences(answer):
-        wanted = facts(sentence, common_words)
+        wanted = [f for f in facts(sentence, common_words) if not _given(f, given)]
         valid = [n for n in cited if 1 <= n <= len(excerpts)]
         own = " ".join(excerpts[n - 1] for n in valid) if valid else " ".join(excerpts)
         if all(_contains(own, f) for f in wanted):

@@ -4,7 +4,7 @@ Unit rules first, then the whole answer stream on a scripted model that writes w
 import pytest
 
 from assistant.answer import Finished, Retracted, TextDelta
-from assistant.answer.grounding import facts, numbers, states_count, supporting_sentences, unsupported_facts
+from assistant.answer.grounding import facts, given_facts, numbers, states_count, supporting_sentences, unsupported_facts
 from assistant.settings import load_settings
 from assistant.text import STOPWORDS
 from tests.assistant.test_answer_rules import rig
@@ -75,6 +75,25 @@ def test_a_blank_left_for_a_fact_is_unsupported_unless_the_excerpt_has_it():
                              ["Voir le site https://ensap.gouv.fr de l'ENSAP.", "ENSAP"], STOPWORDS) == []
 
 
+def test_a_count_or_name_the_question_states_may_be_repeated_but_not_a_number_in_digits():
+    """dev d09: the sentence lists the four scripts without counting them."""
+    scripts = "These scripts are the control information files preinst, postinst, prerm and postrm."
+    answer = "The four maintainer scripts are preinst, postinst, prerm and postrm [1]."
+    question = "What are the names of the four maintainer scripts?"
+    assert [p.fact for p in unsupported_facts(answer, [scripts], STOPWORDS)] == ["4"]
+    assert unsupported_facts(answer, [scripts], STOPWORDS, given_facts(question, STOPWORDS)) == []
+    # A name the question uses is the question's, not the answer's invention.
+    assert unsupported_facts("Elior runs the canteen in the Ségur building [1].", ["La cantine est exploitée par Elior."],
+                             STOPWORDS, given_facts("Which company runs the canteen in the Ségur building?",
+                                                    STOPWORDS)) == []
+    # A number in digits is a premise to check: "yes, 8" must not pass on the question's word.
+    premise = given_facts("Is the minimum password length 8 characters?", STOPWORDS)
+    assert [p.fact for p in unsupported_facts("Yes, at least 8 characters [1].", [PASSWORD], STOPWORDS, premise)] == ["8"]
+    # Nor a number the question does not state.
+    assert [p.fact for p in unsupported_facts("The five scripts are preinst and postinst [1].", [scripts], STOPWORDS,
+                                              given_facts(question, STOPWORDS))] == ["5"]
+
+
 def test_each_sentence_is_checked_against_the_excerpts_it_cites():
     excerpts = [LEAVE, PASSWORD]
     # 14 is in excerpt 2, but this sentence cites excerpt 1.
@@ -142,6 +161,15 @@ def test_a_grounded_answer_is_shown_as_written_with_its_supporting_sentence(sett
     assert answer.text == "Full-time employees get 25 days [1]." and answer.grounding == "grounded"
     assert answer.as_json()["sources"][0]["quote"] == "Full-time employees get 25 days of paid annual leave."
     assert r.kinds == ["answer"]
+
+
+def test_an_answer_repeating_the_count_its_question_states_is_shown_as_written(settings):
+    scripts = make_passage("These scripts are the control information files preinst, postinst, prerm and postrm.",
+                           "/d/maintainer-scripts.md", similarity=settings.confident_relevance + 0.1)
+    r = rig(settings, [scripts], answer="The four maintainer scripts are preinst, postinst, prerm and postrm [1].")
+    answer = r.ask("What are the names of the four maintainer scripts?")
+    assert answer.grounding == "grounded" and answer.text.startswith("The four maintainer scripts are preinst")
+    assert r.kinds == ["answer"], "no regeneration for a count the question gave"
 
 
 def test_a_wrong_number_is_withdrawn_and_the_answer_regenerated_with_the_error_named(settings):

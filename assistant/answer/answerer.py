@@ -18,7 +18,8 @@ from assistant.answer.evidence import (CLOSEST, NEAR_MISS, NOT_NAMED, NOT_STATED
                                        looks_like_refusal, rare_terms)
 from assistant.answer.excerpts import Excerpt, select_context, select_context_per_part
 from assistant.answer.parts import question_parts, refers_back
-from assistant.answer.grounding import (asks_for_count, count_sentence, given_facts, numbers, recited, states_count,
+from assistant.answer.grounding import (address_sentence, asks_for_address, asks_for_count, count_sentence, given_facts,
+                                        numbers, recited, states_address, states_count,
                                         supporting_sentences, unsupported_facts)
 from assistant.language import Language, detect_language
 from assistant.llm import ChatModel
@@ -80,6 +81,13 @@ def _quoted(sentence: str, number: int, language: Language, heading: str = "") -
 def _as_shown(excerpts: Sequence[Excerpt]) -> list[str]:
     """Each excerpt with its label, as the facts check reads it: a label's heading may hold the fact."""
     return [f"{e.passage.label()} {e.text}" for e in excerpts]
+
+
+def _writes_label(text: str, label: str) -> bool:
+    """Whether the text holds an excerpt's label as the prompt writes it, or bare where it is
+    more than a file name ("webmail-et-calendrier.pdf, page 4, Configurer les e-mails"): an
+    answer may name a file, not its page and heading."""
+    return f"({label})" in text or ("," in label and label in text)
 
 
 def _heading(excerpt: Excerpt) -> str:
@@ -556,12 +564,18 @@ class Answerer:
         the excerpts that do hold them; else one regeneration told what was wrong; else the cited
         sentence quoted verbatim, with its citation."""
         shown = _as_shown(excerpts)
-        if any(f"({e.passage.label(headings=1)})" in text for e in excerpts):  # as the prompt labels them
-            # The prompt's excerpts written back, labels and all (the 0.5B does this, adding a heading
-            # of its own): no answer to check, so the sentence closest to the question is quoted.
-            phrasings = [question, *alternatives]
-            number = _closest_excerpt(" ".join(phrasings), excerpts) or 1
-            quoted = self._last_quote(excerpts, number, "", " ".join(phrasings), phrasings, language)
+        phrasings = [question, *alternatives]
+        asked_address = asks_for_address(question) and not states_address(text)
+        # An English question's words are not in French excerpts: its translation's are.
+        address = (address_sentence([e.text for e in excerpts], " ".join(phrasings), STOPWORDS)
+                   if asked_address else None)
+        # The prompt's labels in the answer: the excerpts written back (the 0.5B does this, adding a
+        # heading of its own) or a file name given as the answer (the 1.5B, French gold fr07).
+        if any(_writes_label(text, e.passage.label(headings=1)) for e in excerpts):
+            # No answer to check: the sentence closest to the question is quoted.
+            number = address[0] if address else _closest_excerpt(" ".join(phrasings), excerpts) or 1
+            quoted = (self._quote(address, language, phrasings, excerpts) if address else
+                      self._last_quote(excerpts, number, "", " ".join(phrasings), phrasings, language))
             yield Retracted("the answer repeated the excerpts")
             yield TextDelta(quoted)
             return quoted, [number], "quoted"
@@ -571,8 +585,14 @@ class Answerer:
             if asks_for_count(question) and not states_count(text):
                 found = count_sentence([e.text for e in excerpts], question, STOPWORDS)
                 if found is not None:
-                    return (yield from self._counted(text, messages, excerpts, language, found,
-                                                     [question, *alternatives]))
+                    return (yield from self._counted(text, messages, excerpts, language, found, phrasings))
+            if address:
+                # Quoted at once, not asked again: the address is a string to copy, which the
+                # sentence holds exactly.
+                quoted = self._quote(address, language, phrasings, excerpts)
+                yield Retracted("the question asks for an address and the answer gives none")
+                yield TextDelta(quoted)
+                return quoted, [address[0]], "quoted"
             return text, cited, "grounded"
         facts = list(dict.fromkeys(p.fact for p in problems))
         fixed = recited(text, shown, STOPWORDS, given)
@@ -594,6 +614,14 @@ class Answerer:
         yield TextDelta(quoted)
         return quoted, [number], "quoted"
 
+    def _quote(self, found: tuple[int, str], language: Language, phrasings: Sequence[str],
+               excerpts: Sequence[Excerpt]) -> str:
+        """An excerpt's sentence as the last resort quotes it (said to be only the closest when it
+        holds too few of the question's words)."""
+        number, sentence = found
+        return _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage,
+                            _heading(excerpts[number - 1]))
+
     def _counted(self, text: str, messages, excerpts: Sequence[Excerpt], language: Language,
                  found: tuple[int, str], phrasings: Sequence[str]) -> Generator[Event, None, tuple[str, list[int], str]]:
         """A "how many" answer that states no number (the 1.5B often writes the sentence next to
@@ -606,9 +634,8 @@ class Answerer:
         if (retry and states_count(retry) and not unsupported_facts(retry, shown, STOPWORDS, given)
                 and not looks_like_refusal(retry)):
             return retry, retry_cited, "regenerated"
-        number, sentence = found
-        quoted = _last_resort(sentence, number, language, phrasings, self.settings.min_term_coverage,
-                              _heading(excerpts[number - 1]))
+        number, _ = found
+        quoted = self._quote(found, language, phrasings, excerpts)
         yield Retracted("the regenerated answer still gives no number")
         yield TextDelta(quoted)
         return quoted, [number], "quoted"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from assistant.answer.excerpts import split_sentences
 
@@ -262,14 +262,52 @@ def states_count(text: str) -> bool:
     return bool(_NUMBER.search(_URL.sub(" ", _EMAIL.sub(" ", plain)))) or bool(numbers(plain) - _NOT_A_COUNT)
 
 
+# "What e-mail address / which website / quelle adresse…?" wants an e-mail address or a web
+# address (French gold fr07 got a file name, fr21 "mail modernisation.gouv.fr").
+_ASKS_ADDRESS = re.compile(
+    r"\b(?:what|which)\b[^?.]{0,30}\b(?:e-?mail address(?:es)?|address(?:es)?|url|web ?sites?|links?)\b"
+    r"|\bquel(?:le)?s?\b[^?.]{0,30}\b(?:adresses?|url|sites?|liens?|courriels?)\b"
+    r"|\b(?:to|à) (?:what|which|quelle) (?:e-?mail )?adress?e?s?\b", re.I)
+# A host name with no scheme: "webmail.data.gouv.fr", "etalab.studio" (a file name is not one).
+_HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:fr|com|org|net|eu|io|gov|gouv|edu|info|studio|club)\b", re.I)
+
+
+def asks_for_address(question: str) -> bool:
+    return bool(_ASKS_ADDRESS.search(question))
+
+
+def states_web_address(text: str) -> bool:
+    """Whether a text states an e-mail address, a URL or a host name."""
+    plain = _MARKER.sub(" ", text)
+    return bool(_EMAIL.search(plain) or _URL.search(plain) or _HOST.search(plain))
+
+
+def states_address(text: str) -> bool:
+    """An e-mail or web address, or a number: "20 avenue de Ségur" answers "quelle adresse ?" too."""
+    return states_web_address(text) or bool(_NUMBER.search(_MARKER.sub(" ", text)))
+
+
 def count_sentence(excerpts: Sequence[str], question: str, common_words: frozenset[str]) -> tuple[int, str] | None:
     """(excerpt number, sentence): of the sentences stating a number, the one sharing most of the
     question's words; None when no excerpt states one."""
+    return stating_sentence(excerpts, question, common_words, states_count)
+
+
+def address_sentence(excerpts: Sequence[str], question: str, common_words: frozenset[str]) -> tuple[int, str] | None:
+    """The same for the sentences stating an e-mail or web address, sharing a word with the
+    question: nearly every page has a link, and one on another subject answers nothing."""
+    return stating_sentence(excerpts, question, common_words, states_web_address, min_shared=1)
+
+
+def stating_sentence(excerpts: Sequence[str], question: str, common_words: frozenset[str],
+                     states: Callable[[str], bool], min_shared: int = 0) -> tuple[int, str] | None:
+    """(excerpt number, sentence): of the sentences `states` accepts, the one sharing most of the
+    question's words, and at least `min_shared`; None when no excerpt has one."""
     words = {_fold(w) for w in _WORD.findall(question) if len(w) > 3} - common_words
-    best, best_shared = None, -1
+    best, best_shared = None, min_shared - 1
     for number, excerpt in enumerate(excerpts, 1):
         for sentence in (s for part in excerpt.split(" … ") for s in split_sentences(part)):
-            if states_count(sentence):
+            if states(sentence):
                 shared = len(words & {_fold(w) for w in _WORD.findall(sentence)})
                 if shared > best_shared:
                     best, best_shared = (number, sentence.strip()), shared

@@ -4,7 +4,7 @@ Unit rules first, then the whole answer stream on a scripted model that writes w
 import pytest
 
 from assistant.answer import Finished, Retracted, TextDelta
-from assistant.answer.grounding import facts, given_facts, numbers, states_count, supporting_sentences, unsupported_facts
+from assistant.answer.grounding import asks_for_address, facts, given_facts, numbers, states_address, states_count, supporting_sentences, unsupported_facts
 from assistant.settings import load_settings
 from assistant.text import STOPWORDS
 from tests.assistant.test_answer_rules import rig
@@ -348,3 +348,60 @@ def test_a_how_many_answer_stating_its_number_is_not_asked_again(settings):
     r = rig(settings, [seconds_passage(settings)], answer="Three Debian Developers [1].")
     assert r.ask("How many Developers must second a Policy proposal?").grounding == "grounded"
     assert r.kinds == ["answer"]
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("What email address do I write to in order to book a meeting room?", True),
+    ("Quelle est l'adresse du webmail pour consulter ses e-mails @data.gouv.fr ?", True),
+    ("Sur quel site consulte-t-on ses fiches de paie ?", True),
+    ("Which web address do I read my mail at?", True),
+    ("Je m'en vais trois semaines : comment activer un répondeur automatique sur mes e-mails ?", False),
+    ("Who should I contact to propose a tweet?", False),
+])
+def test_a_question_asking_for_an_e_mail_or_web_address_is_told_apart(question, asks):
+    assert asks_for_address(question) is asks
+
+
+def test_an_address_is_an_e_mail_a_url_a_host_or_a_street_number_never_a_file_name():
+    assert states_address("Write to dsaf.resa@pm.gouv.fr [1].")
+    assert states_address("Go to https://webmail.data.gouv.fr [1].") and states_address("webmail.data.gouv.fr [1]")
+    assert states_address("20 avenue de Ségur [1].")
+    assert not states_address("Write to webmail-et-calendrier.pdf, the reception desk [1].")
+
+
+ROOMS = ("Meeting rooms are booked through the CAS desk. The email address for booking a meeting room is "
+         "rooms@bellmont.example. The floor plan is at https://intranet.example/plan.")
+
+
+def rooms_passage(settings, heading=""):
+    return make_passage(ROOMS, "/d/rooms.md", heading=heading, similarity=settings.confident_relevance + 0.1)
+
+
+QUESTION = "What email address do I write to in order to book a meeting room?"
+
+
+def test_an_address_question_answered_without_an_address_quotes_the_sentence_holding_one(settings):
+    r = rig(settings, [rooms_passage(settings)], answer="You should write to the booking desk [1].")
+    events = r.events(QUESTION)
+    answer = events[-1].answer
+    assert answer.grounding == "quoted"
+    assert answer.text == "“The email address for booking a meeting room is rooms@bellmont.example.” [1]"
+    assert r.kinds == ["answer"], "quoted at once, the model not asked again"
+    assert any(isinstance(e, Retracted) and "address" in e.reason for e in events)
+
+
+def test_an_address_question_answered_with_an_address_is_shown_as_written(settings):
+    r = rig(settings, [rooms_passage(settings)], answer="Write to rooms@bellmont.example [1].")
+    answer = r.ask(QUESTION)
+    assert answer.grounding == "grounded" and answer.text == "Write to rooms@bellmont.example [1]."
+
+
+def test_an_answer_giving_an_excerpts_label_quotes_the_sentence_asked_for(settings):
+    r = rig(settings, [rooms_passage(settings, heading="Office > Booking a meeting room")],
+            answer="You should write to rooms.md, Booking a meeting room [1].")
+    answer = r.ask(QUESTION)
+    assert answer.grounding == "quoted" and "rooms@bellmont.example" in answer.text
+    assert "rooms.md" not in answer.text
+    # A file name alone is a name an answer may give.
+    r = rig(settings, [rooms_passage(settings)], answer="The email address is in rooms.md: rooms@bellmont.example [1].")
+    assert r.ask(QUESTION).grounding == "grounded"

@@ -18,7 +18,8 @@ from assistant.answer.evidence import (CLOSEST, NEAR_MISS, NOT_NAMED, NOT_STATED
                                        looks_like_refusal, rare_terms)
 from assistant.answer.excerpts import Excerpt, select_context, select_context_per_part
 from assistant.answer.parts import question_parts, refers_back
-from assistant.answer.grounding import (address_sentence, asks_for_address, asks_for_count, count_sentence, given_facts,
+from assistant.answer.grounding import (address_sentence, asked_address, asks_for_count, count_from_another_sentence,
+                                        count_sentence, given_facts,
                                         numbers, recited, states_address, states_count,
                                         supporting_sentences, unsupported_facts)
 from assistant.language import Language, detect_language
@@ -565,10 +566,9 @@ class Answerer:
         sentence quoted verbatim, with its citation."""
         shown = _as_shown(excerpts)
         phrasings = [question, *alternatives]
-        asked_address = asks_for_address(question) and not states_address(text)
+        kind = asked_address(question) if not states_address(text) else ""
         # An English question's words are not in French excerpts: its translation's are.
-        address = (address_sentence([e.text for e in excerpts], " ".join(phrasings), STOPWORDS)
-                   if asked_address else None)
+        address = address_sentence([e.text for e in excerpts], " ".join(phrasings), STOPWORDS, kind) if kind else None
         # The prompt's labels in the answer: the excerpts written back (the 0.5B does this, adding a
         # heading of its own) or a file name given as the answer (the 1.5B, French gold fr07).
         if any(_writes_label(text, e.passage.label(headings=1)) for e in excerpts):
@@ -582,10 +582,17 @@ class Answerer:
         given = given_facts(question, STOPWORDS)
         problems = unsupported_facts(text, shown, STOPWORDS, given)
         if not problems:
-            if asks_for_count(question) and not states_count(text):
-                found = count_sentence([e.text for e in excerpts], question, STOPWORDS)
-                if found is not None:
+            if asks_for_count(question):
+                texts = [e.text for e in excerpts]
+                found = count_sentence(texts, " ".join(phrasings), STOPWORDS)
+                if found is not None and not states_count(text):
                     return (yield from self._counted(text, messages, excerpts, language, found, phrasings))
+                if found is not None and count_from_another_sentence(text, texts, " ".join(phrasings), found[1],
+                                                                     STOPWORDS, given):
+                    quoted = self._quote(found, language, phrasings, excerpts)
+                    yield Retracted("the answer's number is from a sentence about something else")
+                    yield TextDelta(quoted)
+                    return quoted, [found[0]], "quoted"
             if address:
                 # Quoted at once, not asked again: the address is a string to copy, which the
                 # sentence holds exactly.

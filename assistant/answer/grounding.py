@@ -272,8 +272,24 @@ _ASKS_ADDRESS = re.compile(
 _HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:fr|com|org|net|eu|io|gov|gouv|edu|info|studio|club)\b", re.I)
 
 
+_EMAIL_ASKED = re.compile(r"\b(?:e-?mail address(?:es)?|adresses? (?:e-?mail|mail|électronique|electronique)|courriels?)\b",
+                          re.I)
+
+
 def asks_for_address(question: str) -> bool:
     return bool(_ASKS_ADDRESS.search(question))
+
+
+def asked_address(question: str) -> str:
+    """Which address a question asks for: "email" ("what e-mail address…", "quelle adresse
+    e-mail…"), "web" ("which website…", "l'adresse du webmail…"), or "" for none."""
+    if not asks_for_address(question):
+        return ""
+    return "email" if _EMAIL_ASKED.search(question) else "web"
+
+
+def states_email(text: str) -> bool:
+    return bool(_EMAIL.search(text))
 
 
 def states_web_address(text: str) -> bool:
@@ -293,22 +309,52 @@ def count_sentence(excerpts: Sequence[str], question: str, common_words: frozens
     return stating_sentence(excerpts, question, common_words, states_count)
 
 
-def address_sentence(excerpts: Sequence[str], question: str, common_words: frozenset[str]) -> tuple[int, str] | None:
-    """The same for the sentences stating an e-mail or web address, sharing a word with the
-    question: nearly every page has a link, and one on another subject answers nothing."""
-    return stating_sentence(excerpts, question, common_words, states_web_address, min_shared=1)
+def address_sentence(excerpts: Sequence[str], question: str, common_words: frozenset[str],
+                     kind: str = "web") -> tuple[int, str] | None:
+    """The same for the sentences stating the kind of address asked for (asked_address: an
+    e-mail address, or any e-mail or web address), sharing a word with the question: nearly
+    every page has a link, and one on another subject answers nothing."""
+    return stating_sentence(excerpts, question, common_words, states_email if kind == "email" else states_web_address,
+                            min_shared=1)
 
 
 def stating_sentence(excerpts: Sequence[str], question: str, common_words: frozenset[str],
                      states: Callable[[str], bool], min_shared: int = 0) -> tuple[int, str] | None:
     """(excerpt number, sentence): of the sentences `states` accepts, the one sharing most of the
     question's words, and at least `min_shared`; None when no excerpt has one."""
-    words = {_fold(w) for w in _WORD.findall(question) if len(w) > 3} - common_words
+    words = _asked_words(question, common_words)
     best, best_shared = None, min_shared - 1
     for number, excerpt in enumerate(excerpts, 1):
-        for sentence in (s for part in excerpt.split(" … ") for s in split_sentences(part)):
+        for sentence in _excerpt_sentences(excerpt):
             if states(sentence):
                 shared = len(words & {_fold(w) for w in _WORD.findall(sentence)})
                 if shared > best_shared:
                     best, best_shared = (number, sentence.strip()), shared
     return best
+
+
+def _asked_words(question: str, common_words: frozenset[str]) -> set[str]:
+    return {_fold(w) for w in _WORD.findall(question) if len(w) > 3} - common_words
+
+
+def _excerpt_sentences(excerpt: str) -> list[str]:
+    return [s for part in excerpt.split(" … ") for s in split_sentences(part)]
+
+
+def count_from_another_sentence(answer: str, excerpts: Sequence[str], question: str, best: str,
+                                common_words: frozenset[str], given: frozenset[str] = frozenset()) -> bool:
+    """Whether a "how many" answer took its number from a sentence about something else: the
+    number is not in `best` (count_sentence: the sentence with a number sharing most of the
+    question's words), and every sentence that holds it shares fewer of them. The seeds' "how
+    many days do full-time employees get?" was answered "15 days", the part-timers' figure two
+    lines below the full-timers' 25."""
+    stated = numbers(_MARKER.sub(" ", answer), articles=False) - _NOT_A_COUNT - given
+    if not stated or stated & numbers(best):
+        return False
+    words = _asked_words(question, common_words)
+
+    def shared(sentence: str) -> int:
+        return len(words & {_fold(w) for w in _WORD.findall(sentence)})
+
+    holders = [s for e in excerpts for s in _excerpt_sentences(e) if stated & numbers(s)]
+    return bool(holders) and max(map(shared, holders)) < shared(best)

@@ -4,7 +4,7 @@ Unit rules first, then the whole answer stream on a scripted model that writes w
 import pytest
 
 from assistant.answer import Finished, Retracted, TextDelta
-from assistant.answer.grounding import asks_for_address, facts, given_facts, numbers, states_address, states_count, supporting_sentences, unsupported_facts
+from assistant.answer.grounding import asks_for_address, count_from_another_sentence, facts, given_facts, numbers, states_address, states_count, supporting_sentences, unsupported_facts
 from assistant.settings import load_settings
 from assistant.text import STOPWORDS
 from tests.assistant.test_answer_rules import rig
@@ -405,3 +405,27 @@ def test_an_answer_giving_an_excerpts_label_quotes_the_sentence_asked_for(settin
     # A file name alone is a name an answer may give.
     r = rig(settings, [rooms_passage(settings)], answer="The email address is in rooms.md: rooms@bellmont.example [1].")
     assert r.ask(QUESTION).grounding == "grounded"
+
+
+LEAVE_RULES = ("Full-time employees get 25 days of paid annual leave per calendar year. An employee contracted to "
+               "work 3 days a week gets 15 days of paid annual leave per calendar year.")
+
+
+def test_a_how_many_answer_taking_its_number_from_a_sentence_about_something_else_is_caught():
+    question = "How many days of paid annual leave do full-time employees get?"
+    best = "Full-time employees get 25 days of paid annual leave per calendar year."
+    assert count_from_another_sentence("15 days of paid annual leave [1].", [LEAVE_RULES], question, best, STOPWORDS)
+    assert not count_from_another_sentence("25 days [1].", [LEAVE_RULES], question, best, STOPWORDS)
+    # The part-timers' question: its best sentence is theirs, and 15 is in it.
+    part_time = "How many days does an employee contracted to work 3 days a week get?"
+    assert not count_from_another_sentence("15 days [1].", [LEAVE_RULES], part_time,
+                                           "An employee contracted to work 3 days a week gets 15 days of paid "
+                                           "annual leave per calendar year.", STOPWORDS)
+
+
+def test_a_how_many_answer_with_another_sentences_number_quotes_the_sentence_on_the_question(settings):
+    passage = make_passage(LEAVE_RULES, "/d/leave-policy.md", similarity=settings.confident_relevance + 0.1)
+    r = rig(settings, [passage], answer="15 days of paid annual leave per calendar year [1].")
+    answer = r.ask("How many days of paid annual leave do full-time employees get?")
+    assert answer.grounding == "quoted" and r.kinds == ["answer"]
+    assert answer.text == "“Full-time employees get 25 days of paid annual leave per calendar year.” [1]"

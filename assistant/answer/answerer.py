@@ -566,16 +566,18 @@ class Answerer:
         sentence quoted verbatim, with its citation."""
         shown = _as_shown(excerpts)
         phrasings = [question, *alternatives]
-        kind = asked_address(question) if not states_address(text) else ""
         # An English question's words are not in French excerpts: its translation's are.
-        address = address_sentence([e.text for e in excerpts], " ".join(phrasings), STOPWORDS, kind) if kind else None
+        asked = " ".join(phrasings)
+        texts = [e.text for e in excerpts]
+        kind = asked_address(question) if not states_address(text) else ""
+        address = address_sentence(texts, asked, STOPWORDS, kind) if kind else None
         # The prompt's labels in the answer: the excerpts written back (the 0.5B does this, adding a
         # heading of its own) or a file name given as the answer (the 1.5B, French gold fr07).
         if any(_writes_label(text, e.passage.label(headings=1)) for e in excerpts):
             # No answer to check: the sentence closest to the question is quoted.
-            number = address[0] if address else _closest_excerpt(" ".join(phrasings), excerpts) or 1
+            number = address[0] if address else _closest_excerpt(asked, excerpts) or 1
             quoted = (self._quote(address, language, phrasings, excerpts) if address else
-                      self._last_quote(excerpts, number, "", " ".join(phrasings), phrasings, language))
+                      self._last_quote(excerpts, number, "", asked, phrasings, language))
             yield Retracted("the answer repeated the excerpts")
             yield TextDelta(quoted)
             return quoted, [number], "quoted"
@@ -583,12 +585,10 @@ class Answerer:
         problems = unsupported_facts(text, shown, STOPWORDS, given)
         if not problems:
             if asks_for_count(question):
-                texts = [e.text for e in excerpts]
-                found = count_sentence(texts, " ".join(phrasings), STOPWORDS)
+                found = count_sentence(texts, asked, STOPWORDS)
                 if found is not None and not states_count(text):
                     return (yield from self._counted(text, messages, excerpts, language, found, phrasings))
-                if found is not None and count_from_another_sentence(text, texts, " ".join(phrasings), found[1],
-                                                                     STOPWORDS, given):
+                if found is not None and count_from_another_sentence(text, texts, asked, found[1], STOPWORDS, given):
                     quoted = self._quote(found, language, phrasings, excerpts)
                     yield Retracted("the answer's number is from a sentence about something else")
                     yield TextDelta(quoted)

@@ -83,11 +83,13 @@ def numbers(text: str, articles: bool = True) -> set[str]:
     """The numbers a text states, normalised: digits as written, and number words (with the
     words that are also articles unless `articles` is false)."""
     found = {_number_value(m.group()) for m in _NUMBER.finditer(_URL.sub(" ", _EMAIL.sub(" ", text)))}
-    for word in _WORD.findall(text.lower()):
-        for part in re.split(r"[-’']", word):
-            if part in _NUMBER_WORDS and (articles or part not in _ARTICLES):
-                found.add(str(_NUMBER_WORDS[part]))
-    return found
+    return found | _spelled_numbers(text, articles)
+
+
+def _spelled_numbers(text: str, articles: bool) -> set[str]:
+    """The numbers a text writes as words ("fourteen", "vingt-deux"), normalised."""
+    return {str(_NUMBER_WORDS[part]) for word in _WORD.findall(text.lower()) for part in re.split(r"[-’']", word)
+            if part in _NUMBER_WORDS and (articles or part not in _ARTICLES)}
 
 
 def _sentence_starts(text: str) -> set[int]:
@@ -178,9 +180,8 @@ def given_facts(question: str, common_words: frozenset[str]) -> frozenset[str]:
     d09, answered "The four maintainer scripts are preinst, ..." from a sentence that lists them
     without counting them). Not a number in digits: "is the minimum 8 characters?" states a
     premise the answer must not take from the question."""
-    spelled = {str(_NUMBER_WORDS[part]) for word in _WORD.findall(question.lower())
-               for part in re.split(r"[-’']", word) if part in _NUMBER_WORDS and part not in _ARTICLES}
-    return frozenset(spelled | {_fold(name) for name in proper_names(question, common_words)})
+    names = {_fold(name) for name in proper_names(question, common_words)}
+    return frozenset(_spelled_numbers(question, articles=False) | names)
 
 
 def _given(fact: str, given: frozenset[str]) -> bool:
@@ -242,9 +243,8 @@ def supporting_sentences(excerpt: str, answer: str, question: str, common_words:
     holding = [s for s in sentences if any(_contains(s, f) for f in answer_facts)]
     if holding:
         return holding[:limit]
-    words = {_fold(w) for w in _WORD.findall(answer + " " + question) if len(w) > 3} - common_words
-    best = max(sentences, key=lambda s: len(words & {_fold(w) for w in _WORD.findall(s)}))
-    return [best]
+    words = _asked_words(answer + " " + question, common_words)
+    return [max(sentences, key=lambda s: _shared_words(words, s))]
 
 
 # "How many...?" wants a number; "one" and "un(e)" are also pronouns and articles, so they do not count.
@@ -272,8 +272,8 @@ _ASKS_ADDRESS = re.compile(
 _HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:fr|com|org|net|eu|io|gov|gouv|edu|info|studio|club)\b", re.I)
 
 
-_EMAIL_ASKED = re.compile(r"\b(?:e-?mail address(?:es)?|adresses? (?:e-?mail|mail|électronique|electronique)|courriels?)\b",
-                          re.I)
+_EMAIL_ASKED = re.compile(
+    r"\b(?:e-?mail address(?:es)?|adresses? (?:e-?mail|mail|électronique|electronique)|courriels?)\b", re.I)
 
 
 def asks_for_address(question: str) -> bool:
@@ -327,7 +327,7 @@ def stating_sentence(excerpts: Sequence[str], question: str, common_words: froze
     for number, excerpt in enumerate(excerpts, 1):
         for sentence in _excerpt_sentences(excerpt):
             if states(sentence):
-                shared = len(words & {_fold(w) for w in _WORD.findall(sentence)})
+                shared = _shared_words(words, sentence)
                 if shared > best_shared:
                     best, best_shared = (number, sentence.strip()), shared
     return best
@@ -335,6 +335,10 @@ def stating_sentence(excerpts: Sequence[str], question: str, common_words: froze
 
 def _asked_words(question: str, common_words: frozenset[str]) -> set[str]:
     return {_fold(w) for w in _WORD.findall(question) if len(w) > 3} - common_words
+
+
+def _shared_words(words: set[str], sentence: str) -> int:
+    return len(words & {_fold(w) for w in _WORD.findall(sentence)})
 
 
 def _excerpt_sentences(excerpt: str) -> list[str]:
@@ -352,9 +356,5 @@ def count_from_another_sentence(answer: str, excerpts: Sequence[str], question: 
     if not stated or stated & numbers(best):
         return False
     words = _asked_words(question, common_words)
-
-    def shared(sentence: str) -> int:
-        return len(words & {_fold(w) for w in _WORD.findall(sentence)})
-
     holders = [s for e in excerpts for s in _excerpt_sentences(e) if stated & numbers(s)]
-    return bool(holders) and max(map(shared, holders)) < shared(best)
+    return bool(holders) and max(_shared_words(words, s) for s in holders) < _shared_words(words, best)
